@@ -1,0 +1,166 @@
+/**
+ * Reverse-mode autograd, micrograd-style: each op result remembers its inputs and a backward
+ * closure written with other ops, so every backend gets gradients for free.
+ */
+import type { DeviceBuffer, DType } from "./backend.ts";
+import type { Backend } from "./backend.ts";
+import { Tensor } from "./tensor.ts";
+
+let gradEnabled = true;
+
+/** Run `fn` without recording the graph (evaluation, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Check that every input lives on one backend and is alive; returns that backend. */
+export function backendOf(op: string, inputs: readonly Tensor[]): Backend {
+  const b = inputs[0].backend;
+  for (const t of inputs) {
+    t.buf(op);
+    if (t.backend !== b) {
+      throw new Error(`${op}: tensors on different backends (${b.name} and ${t.backend.name})`);
+    }
+  }
+  return b;
+}
+
+/**
+ * Wrap a kernel result as a tensor and, when any input needs a gradient, attach the backward
+ * rule. `backward` receives the output gradient and returns one gradient (or null) per input.
+ */
+export function result(
+  op: string,
+  buf: DeviceBuffer,
+  shape: readonly number[],
+  inputs: readonly Tensor[],
+  backward?: (dy: Tensor, out: Tensor) => readonly (Tensor | null)[],
+  dtype: DType = "f32",
+): Tensor {
+  const out = new Tensor(inputs[0].backend, buf, shape, dtype);
+  if (backward && gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.gradFn = { op, inputs, backward: (dy) => backward(dy, out) };
+  }
+  return out;
+}
+
+/** Attach a backward rule to an already-built tensor (ops composed from other ops). */
+export function attachGrad(
+  op: string,
+  out: Tensor,
+  inputs: readonly Tensor[],
+  backward: (dy: Tensor) => readonly (Tensor | null)[],
+): Tensor {
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.gradFn = { op, inputs, backward };
+  }
+  return out;
+}
+
+/**
+ * Backpropagate from `root` (a scalar unless `grad` is given). Leaf tensors that require grad
+ * accumulate into `.grad`, which they own (kept out of scopes) until `zeroGrad`.
+ */
+export function backward(root: Tensor, grad?: Tensor): void {
+  if (!root.requiresGrad) {
+    throw new Error(`backward: ${root.describe()} does not require grad (no parameter reaches it)`);
+  }
+  if (!grad && root.size !== 1) {
+    throw new Error(`backward: ${root.describe()} is not a scalar; pass the output gradient`);
+  }
+  const order: Tensor[] = [];
+  const seen = new Set<number>();
+  // Iterative DFS: graphs of deep models overflow the JS stack when walked recursively.
+  const stack: [Tensor, number][] = [[root, 0]];
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [t, i] = top;
+    if (i === 0) {
+      if (seen.has(t.id)) {
+        stack.pop();
+        continue;
+      }
+      seen.add(t.id);
+    }
+    const inputs = t.gradFn?.inputs ?? [];
+    if (i < inputs.length) {
+      top[1]++;
+      if (inputs[i].requiresGrad && !seen.has(inputs[i].id)) stack.push([inputs[i], 0]);
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  const grads = new Map<number, Tensor>();
+  grads.set(root.id, grad ?? onesLike(root));
+  noGrad(() => {
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i];
+      const g = grads.get(t.id);
+      if (!g) continue;
+      if (!t.gradFn) {
+        accumulateLeaf(t, g);
+        continue;
+      }
+      const gs = t.gradFn.backward(g);
+      t.gradFn.inputs.forEach((inp, k) => {
+        const gi = gs[k];
+        if (!gi || !inp.requiresGrad) return;
+        if (gi.shape.length !== inp.shape.length || gi.shape.some((d, j) => d !== inp.shape[j])) {
+          throw new Error(
+            `backward of ${
+              t.gradFn!.op
+            }: gradient ${gi.describe()} does not match input ${inp.describe()}`,
+          );
+        }
+        const prev = grads.get(inp.id);
+        grads.set(inp.id, prev ? addRaw(prev, gi) : gi);
+      });
+    }
+  });
+}
+
+function accumulateLeaf(t: Tensor, g: Tensor): void {
+  if (t.grad) {
+    const sum = addRaw(t.grad, g).keep();
+    t.grad.dispose();
+    t.grad = sum;
+  } else {
+    // The grad may be the very tensor another node still uses; give the leaf its own handle.
+    t.grad = g.view(g.shape).keep();
+  }
+}
+
+function onesLike(t: Tensor): Tensor {
+  return new Tensor(t.backend, t.backend.fill(t.size, 1), t.shape);
+}
+
+function addRaw(a: Tensor, b: Tensor): Tensor {
+  const st = a.shape.map((_, i, s) => s.slice(i + 1).reduce((x, y) => x * y, 1));
+  const v = { offset: 0, strides: st };
+  return new Tensor(
+    a.backend,
+    a.backend.binary("add", a.buf("add"), v, b.buf("add"), v, a.shape),
+    a.shape,
+  );
+}
+
+/** Free the gradients of these tensors. */
+export function zeroGrad(params: Iterable<Tensor>): void {
+  for (const p of params) {
+    p.grad?.dispose();
+    p.grad = null;
+  }
+}

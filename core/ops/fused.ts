@@ -1,0 +1,197 @@
+/**
+ * Fused primitives with hand-written backwards: layer/RMS norm, causal depthwise conv1d, the
+ * selective scan and causal attention. Each checks shapes, calls one backend kernel, and wires
+ * the backend's gradient kernel into autograd.
+ */
+import { backendOf } from "../autograd.ts";
+import { isGradEnabled } from "../autograd.ts";
+import type { DeviceBuffer, ScanArgs, ScanInputs } from "../backend.ts";
+import { fmt } from "../shape.ts";
+import { Tensor } from "../tensor.ts";
+
+function expectShape(op: string, what: string, t: Tensor, shape: readonly number[]): void {
+  if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`${op}: ${what} should be ${fmt(shape)}, got ${t.describe()}`);
+  }
+}
+
+/** Autograd node for a kernel with several outputs of which only `out` is returned. */
+function node(
+  op: string,
+  out: Tensor,
+  inputs: (Tensor | null)[],
+  backward: (dy: Tensor) => (Tensor | null)[],
+): Tensor {
+  const real = inputs.filter((t): t is Tensor => t !== null);
+  if (isGradEnabled() && real.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.gradFn = {
+      op,
+      inputs: real,
+      backward: (dy) => {
+        const gs = backward(dy);
+        return inputs.map((t, i) => (t ? gs[i] : null)).filter((_, i) => inputs[i] !== null);
+      },
+    };
+  }
+  return out;
+}
+
+function wrap(like: Tensor, buf: DeviceBuffer, shape: readonly number[]): Tensor {
+  return new Tensor(like.backend, buf, shape);
+}
+
+function normImpl(
+  op: string,
+  x: Tensor,
+  w: Tensor | null,
+  b: Tensor | null,
+  eps: number,
+  rms: boolean,
+): Tensor {
+  const be = backendOf(op, [x, ...(w ? [w] : []), ...(b ? [b] : [])]);
+  const cols = x.shape[x.rank - 1], rows = x.size / cols;
+  if (w) expectShape(op, "weight", w, [cols]);
+  if (b) expectShape(op, "bias", b, [cols]);
+  const { y, mean, rstd } = be.layerNorm(
+    x.buf(op),
+    w?.buf(op) ?? null,
+    b?.buf(op) ?? null,
+    rows,
+    cols,
+    eps,
+    rms,
+  );
+  const out = wrap(x, y, x.shape);
+  const meanT = wrap(x, mean, [rows]), rstdT = wrap(x, rstd, [rows]);
+  return node(op, out, [x, w, b], (dy) => {
+    const g = be.layerNormGrad(
+      x.buf(op),
+      w?.buf(op) ?? null,
+      meanT.buf(op),
+      rstdT.buf(op),
+      dy.buf(op),
+      rows,
+      cols,
+      rms,
+    );
+    return [wrap(x, g.dx, x.shape), wrap(x, g.dw, [cols]), wrap(x, g.db, [cols])];
+  });
+}
+
+/** LayerNorm over the last axis (weight and bias optional). */
+export function layerNorm(x: Tensor, w: Tensor | null, b: Tensor | null, eps = 1e-5): Tensor {
+  return normImpl("layerNorm", x, w, b, eps, false);
+}
+
+/** RMSNorm over the last axis (weight only). */
+export function rmsNorm(x: Tensor, w: Tensor | null, eps = 1e-5): Tensor {
+  return normImpl("rmsNorm", x, w, null, eps, true);
+}
+
+/** Causal depthwise conv over time: x [B, L, C], w [C, K], bias [C]; left padding K−1. */
+export function causalConv1d(x: Tensor, w: Tensor, bias: Tensor): Tensor {
+  const be = backendOf("causalConv1d", [x, w, bias]);
+  if (x.rank !== 3) throw new Error(`causalConv1d: x should be [B, L, C], got ${x.describe()}`);
+  const [B, L, C] = x.shape;
+  if (w.rank !== 2 || w.shape[0] !== C) {
+    throw new Error(`causalConv1d: weight should be [${C}, K], got ${w.describe()}`);
+  }
+  expectShape("causalConv1d", "bias", bias, [C]);
+  const K = w.shape[1];
+  const out = wrap(x, be.conv1d(x.buf(), w.buf(), bias.buf(), B, L, C, K), x.shape);
+  return node("causalConv1d", out, [x, w, bias], (dy) => {
+    const g = be.conv1dGrad(x.buf(), w.buf(), dy.buf(), B, L, C, K);
+    return [wrap(x, g.dx, x.shape), wrap(x, g.dw, w.shape), wrap(x, g.db, [C])];
+  });
+}
+
+export interface SelectiveScanInputs {
+  /** [B, L, D] */ x: Tensor;
+  /** [B, L, D], before softplus */ delta: Tensor;
+  /** [D] */ deltaBias: Tensor;
+  /** [D, N], negative (−exp(A_log)) */ A: Tensor;
+  /** [B, L, N] */ Bm: Tensor;
+  /** [B, L, N] */ Cm: Tensor;
+  /** [D] */ D: Tensor;
+  /** [B, L, D] optional gate: out = y ⊙ silu(z) */ z?: Tensor;
+}
+
+/**
+ * Mamba's selective scan: Δ = softplus(δ + bias), h_t = exp(Δ_t A) h_{t−1} + Δ_t B_t x_t,
+ * y_t = C_t·h_t + D x_t, out = y ⊙ silu(z). Never materialises the [B, L, D, N] states.
+ */
+export function selectiveScan(inp: SelectiveScanInputs): Tensor {
+  const op = "selectiveScan";
+  const { x, delta, deltaBias, A, Bm, Cm, D, z } = inp;
+  const all = [x, delta, deltaBias, A, Bm, Cm, D, ...(z ? [z] : [])];
+  const be = backendOf(op, all);
+  if (x.rank !== 3) throw new Error(`${op}: x should be [B, L, D], got ${x.describe()}`);
+  const [batch, length, channels] = x.shape;
+  if (A.rank !== 2) throw new Error(`${op}: A should be [D, N], got ${A.describe()}`);
+  const state = A.shape[1];
+  expectShape(op, "A", A, [channels, state]);
+  expectShape(op, "delta", delta, x.shape);
+  expectShape(op, "deltaBias", deltaBias, [channels]);
+  expectShape(op, "B", Bm, [batch, length, state]);
+  expectShape(op, "C", Cm, [batch, length, state]);
+  expectShape(op, "D", D, [channels]);
+  if (z) expectShape(op, "z", z, x.shape);
+  const args: ScanArgs = { batch, length, channels, state, hasZ: !!z };
+  const bufs: ScanInputs = {
+    x: x.buf(op),
+    delta: delta.buf(op),
+    deltaBias: deltaBias.buf(op),
+    A: A.buf(op),
+    Bm: Bm.buf(op),
+    Cm: Cm.buf(op),
+    Dskip: D.buf(op),
+    z: z?.buf(op),
+  };
+  const { out, saved } = be.selectiveScan(bufs, args);
+  // Saved buffers are owned by tensors so that the step's scope frees them.
+  const savedT = saved.map((s) => wrap(x, s, [s.bytes / 4]));
+  const outT = wrap(x, out, x.shape);
+  return node(op, outT, [x, delta, deltaBias, A, Bm, Cm, D, z ?? null], (dy) => {
+    const g = be.selectiveScanGrad(bufs, savedT.map((t) => t.buf(op)), dy.buf(op), args);
+    return [
+      wrap(x, g.dx, x.shape),
+      wrap(x, g.dDelta, x.shape),
+      wrap(x, g.dDeltaBias, [channels]),
+      wrap(x, g.dA, A.shape),
+      wrap(x, g.dBm, Bm.shape),
+      wrap(x, g.dCm, Cm.shape),
+      wrap(x, g.dDskip, [channels]),
+      z && g.dz ? wrap(x, g.dz, x.shape) : null,
+    ];
+  });
+}
+
+/**
+ * Causal multi-head softmax attention on q, k, v [B, H, T, dh] with scale 1/√dh by default.
+ * Fused: the [T, T] scores are never stored; the backward recomputes them from the saved
+ * log-sum-exp.
+ */
+export function causalAttention(q: Tensor, k: Tensor, v: Tensor, scale?: number): Tensor {
+  const op = "causalAttention";
+  const be = backendOf(op, [q, k, v]);
+  if (q.rank !== 4) throw new Error(`${op}: q should be [B, H, T, dh], got ${q.describe()}`);
+  expectShape(op, "k", k, q.shape);
+  expectShape(op, "v", v, q.shape);
+  const [batch, heads, length, headDim] = q.shape;
+  const args = { batch, heads, length, headDim, scale: scale ?? 1 / Math.sqrt(headDim) };
+  const { o, lse } = be.attention(q.buf(op), k.buf(op), v.buf(op), args);
+  const oT = wrap(q, o, q.shape), lseT = wrap(q, lse, [batch, heads, length]);
+  return node(op, oT, [q, k, v], (dy) => {
+    const g = be.attentionGrad(
+      q.buf(op),
+      k.buf(op),
+      v.buf(op),
+      oT.buf(op),
+      lseT.buf(op),
+      dy.buf(op),
+      args,
+    );
+    return [wrap(q, g.dq, q.shape), wrap(q, g.dk, q.shape), wrap(q, g.dv, q.shape)];
+  });
+}

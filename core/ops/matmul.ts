@@ -1,0 +1,64 @@
+/** Batched matrix multiplication with broadcasting over batch axes, and transposed variants. */
+import type { MatmulArgs } from "../backend.ts";
+import { backendOf, result } from "../autograd.ts";
+import { broadcastShapes, sizeOf } from "../shape.ts";
+import type { Tensor } from "../tensor.ts";
+import { broadcastTo, sumToShape } from "./shape_ops.ts";
+
+/**
+ * op(a) · op(b) over the last two axes, where op transposes when the flag is set, without
+ * materialising transposes. Batch axes broadcast (numpy rules); a side whose batch is all ones
+ * is read with batch stride 0.
+ */
+export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  const be = backendOf("matmul", [a, b]);
+  if (a.rank < 2 || b.rank < 2) {
+    throw new Error(`matmul: needs at least 2-D tensors, got ${a.describe()} and ${b.describe()}`);
+  }
+  const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
+  const m = transA ? ac : ar, k = transA ? ar : ac;
+  const k2 = transB ? bc : br, n = transB ? br : bc;
+  if (k !== k2) {
+    throw new Error(
+      `matmul: inner dimensions differ: ${a.describe()}${transA ? "ᵀ" : ""} · ${b.describe()}${
+        transB ? "ᵀ" : ""
+      }`,
+    );
+  }
+  const aBatch = a.shape.slice(0, -2), bBatch = b.shape.slice(0, -2);
+  const batchShape = broadcastShapes("matmul", aBatch, bBatch);
+  const batch = sizeOf(batchShape);
+  const fits = (s: readonly number[]) =>
+    sizeOf(s) === 1 || (s.length === batchShape.length && s.every((d, i) => d === batchShape[i]));
+  // Uncommon mixed broadcasts (e.g. [2,1]·[1,3]) are materialised first.
+  const A = fits(aBatch) ? a : broadcastTo(a, [...batchShape, ar, ac]);
+  const B = fits(bBatch) ? b : broadcastTo(b, [...batchShape, br, bc]);
+  const args: MatmulArgs = {
+    batch,
+    m,
+    n,
+    k,
+    transA,
+    transB,
+    aBatchStride: sizeOf(A.shape.slice(0, -2)) === 1 ? 0 : m * k,
+    bBatchStride: sizeOf(B.shape.slice(0, -2)) === 1 ? 0 : k * n,
+  };
+  const buf = be.matmul(A.buf("matmul"), B.buf("matmul"), args);
+  const shape = [...batchShape, m, n];
+  return result("matmul", buf, shape, [a, b], (dy) => {
+    let da: Tensor | null = null, db: Tensor | null = null;
+    if (a.requiresGrad) {
+      da = transA ? matmulT(b, dy, transB, true) : matmulT(dy, b, false, !transB);
+      da = sumToShape(da, a.shape);
+    }
+    if (b.requiresGrad) {
+      db = transB ? matmulT(dy, a, true, transA) : matmulT(a, dy, !transA, false);
+      db = sumToShape(db, b.shape);
+    }
+    return [da, db];
+  });
+}
+
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  return matmulT(a, b, false, false);
+}

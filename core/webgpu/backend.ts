@@ -1,0 +1,230 @@
+/**
+ * The WebGPU backend: kernels from ./kernels recorded into the runtime's command encoder.
+ * Nothing waits for the GPU except `read`.
+ */
+import type {
+  AdamArgs,
+  AttentionArgs,
+  Backend,
+  BinaryOp,
+  DeviceBuffer,
+  DType,
+  MatmulArgs,
+  MemoryInfo,
+  ScanArgs,
+  ScanGrads,
+  ScanInputs,
+  UnaryOp,
+  View,
+} from "../backend.ts";
+import type { GpuContext } from "./device.ts";
+import { type GpuBuffer, Runtime } from "./runtime.ts";
+import { adamGpu } from "./kernels/adam.ts";
+import { attentionGpu, attentionGradGpu } from "./kernels/attention.ts";
+import { conv1dGpu, conv1dGradGpu } from "./kernels/conv.ts";
+import { copyGpu } from "./kernels/copy.ts";
+import { affineGpu, binaryGpu, fillGpu, unaryGpu, unaryGradGpu } from "./kernels/elementwise.ts";
+import { gatherGpu, scatterAddGpu } from "./kernels/gather.ts";
+import { matmulGpu } from "./kernels/matmul.ts";
+import { layerNormGpu, layerNormGradGpu } from "./kernels/norm.ts";
+import { reduceGpu } from "./kernels/reduce.ts";
+import { selectiveScanGpu, selectiveScanGradGpu } from "./kernels/scan.ts";
+import { softmaxGpu, softmaxGradGpu } from "./kernels/softmax.ts";
+
+const g = (b: DeviceBuffer): GpuBuffer => b as GpuBuffer;
+
+export class WebGpuBackend implements Backend {
+  readonly name = "webgpu";
+  readonly description: string;
+  readonly rt: Runtime;
+
+  constructor(ctx: GpuContext) {
+    this.rt = new Runtime(ctx);
+    this.description = ctx.description;
+  }
+
+  alloc(n: number): DeviceBuffer {
+    return this.rt.alloc(Math.max(n, 1) * 4);
+  }
+  upload(data: Float32Array | Int32Array): DeviceBuffer {
+    const buf = this.rt.alloc(Math.max(data.byteLength, 4));
+    if (data.byteLength > 0) this.rt.write(buf, data);
+    return buf;
+  }
+  async read(buf: DeviceBuffer, n: number, dtype: DType): Promise<Float32Array | Int32Array> {
+    const bytes = await this.rt.read(g(buf), n * 4);
+    return dtype === "i32" ? new Int32Array(bytes) : new Float32Array(bytes);
+  }
+  release(buf: DeviceBuffer): void {
+    this.rt.release(g(buf));
+  }
+  memory(): MemoryInfo {
+    return { bytesInUse: this.rt.bytesInUse, bytesAllocated: this.rt.bytesAllocated };
+  }
+  flush(): void {
+    this.rt.flush();
+  }
+
+  fill(n: number, value: number): DeviceBuffer {
+    return fillGpu(this.rt, n, value);
+  }
+  unary(op: UnaryOp, x: DeviceBuffer, n: number): DeviceBuffer {
+    return unaryGpu(this.rt, op, g(x), n);
+  }
+  unaryGrad(op: UnaryOp, x: DeviceBuffer, dy: DeviceBuffer, n: number): DeviceBuffer {
+    return unaryGradGpu(this.rt, op, g(x), g(dy), n);
+  }
+  binary(
+    op: BinaryOp,
+    a: DeviceBuffer,
+    av: View,
+    b: DeviceBuffer,
+    bv: View,
+    shape: readonly number[],
+  ): DeviceBuffer {
+    return binaryGpu(this.rt, op, g(a), av, g(b), bv, shape);
+  }
+  affine(x: DeviceBuffer, n: number, a: number, b: number): DeviceBuffer {
+    return affineGpu(this.rt, g(x), n, a, b);
+  }
+  reduce(
+    op: "sum" | "max",
+    x: DeviceBuffer,
+    outer: number,
+    r: number,
+    inner: number,
+  ): DeviceBuffer {
+    return reduceGpu(this.rt, op, g(x), outer, r, inner);
+  }
+  copy(src: DeviceBuffer, sv: View, dst: DeviceBuffer, dv: View, shape: readonly number[]): void {
+    copyGpu(this.rt, g(src), sv, g(dst), dv, shape);
+  }
+  matmul(a: DeviceBuffer, b: DeviceBuffer, args: MatmulArgs): DeviceBuffer {
+    return matmulGpu(this.rt, g(a), g(b), args);
+  }
+  softmax(x: DeviceBuffer, rows: number, cols: number, log: boolean): DeviceBuffer {
+    return softmaxGpu(this.rt, g(x), rows, cols, log);
+  }
+  softmaxGrad(
+    y: DeviceBuffer,
+    dy: DeviceBuffer,
+    rows: number,
+    cols: number,
+    log: boolean,
+  ): DeviceBuffer {
+    return softmaxGradGpu(this.rt, g(y), g(dy), rows, cols, log);
+  }
+  gather(
+    x: DeviceBuffer,
+    idx: DeviceBuffer,
+    outer: number,
+    axis: number,
+    inner: number,
+    nIdx: number,
+  ): DeviceBuffer {
+    return gatherGpu(this.rt, g(x), g(idx), outer, axis, inner, nIdx);
+  }
+  scatterAdd(
+    dy: DeviceBuffer,
+    idx: DeviceBuffer,
+    outer: number,
+    axis: number,
+    inner: number,
+    nIdx: number,
+  ): DeviceBuffer {
+    return scatterAddGpu(this.rt, g(dy), g(idx), outer, axis, inner, nIdx);
+  }
+  layerNorm(
+    x: DeviceBuffer,
+    w: DeviceBuffer | null,
+    b: DeviceBuffer | null,
+    rows: number,
+    cols: number,
+    eps: number,
+    rms: boolean,
+  ) {
+    return layerNormGpu(this.rt, g(x), w && g(w), b && g(b), rows, cols, eps, rms);
+  }
+  layerNormGrad(
+    x: DeviceBuffer,
+    w: DeviceBuffer | null,
+    mean: DeviceBuffer,
+    rstd: DeviceBuffer,
+    dy: DeviceBuffer,
+    rows: number,
+    cols: number,
+    rms: boolean,
+  ) {
+    return layerNormGradGpu(this.rt, g(x), w && g(w), g(mean), g(rstd), g(dy), rows, cols, rms);
+  }
+  conv1d(
+    x: DeviceBuffer,
+    w: DeviceBuffer,
+    bias: DeviceBuffer,
+    batch: number,
+    length: number,
+    channels: number,
+    kernel: number,
+  ): DeviceBuffer {
+    return conv1dGpu(this.rt, g(x), g(w), g(bias), batch, length, channels, kernel);
+  }
+  conv1dGrad(
+    x: DeviceBuffer,
+    w: DeviceBuffer,
+    dy: DeviceBuffer,
+    batch: number,
+    length: number,
+    channels: number,
+    kernel: number,
+  ) {
+    return conv1dGradGpu(this.rt, g(x), g(w), g(dy), batch, length, channels, kernel);
+  }
+  selectiveScan(inp: ScanInputs, args: ScanArgs): { out: DeviceBuffer; saved: DeviceBuffer[] } {
+    return selectiveScanGpu(this.rt, scanBuffers(inp), args);
+  }
+  selectiveScanGrad(
+    inp: ScanInputs,
+    saved: DeviceBuffer[],
+    dout: DeviceBuffer,
+    args: ScanArgs,
+  ): ScanGrads {
+    return selectiveScanGradGpu(this.rt, scanBuffers(inp), saved.map(g), g(dout), args);
+  }
+  attention(q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, args: AttentionArgs) {
+    return attentionGpu(this.rt, g(q), g(k), g(v), args);
+  }
+  attentionGrad(
+    q: DeviceBuffer,
+    k: DeviceBuffer,
+    v: DeviceBuffer,
+    o: DeviceBuffer,
+    lse: DeviceBuffer,
+    dO: DeviceBuffer,
+    args: AttentionArgs,
+  ) {
+    return attentionGradGpu(this.rt, g(q), g(k), g(v), g(o), g(lse), g(dO), args);
+  }
+  adam(
+    p: DeviceBuffer,
+    gr: DeviceBuffer,
+    m: DeviceBuffer,
+    v: DeviceBuffer,
+    args: AdamArgs,
+    gradScale: DeviceBuffer | null,
+  ): void {
+    adamGpu(this.rt, g(p), g(gr), g(m), g(v), args, gradScale && g(gradScale));
+  }
+}
+
+function scanBuffers(inp: ScanInputs) {
+  return {
+    x: g(inp.x),
+    delta: g(inp.delta),
+    deltaBias: g(inp.deltaBias),
+    A: g(inp.A),
+    Bm: g(inp.Bm),
+    Cm: g(inp.Cm),
+    Dskip: g(inp.Dskip),
+    z: inp.z ? g(inp.z) : undefined,
+  };
+}

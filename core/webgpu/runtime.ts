@@ -1,0 +1,259 @@
+/**
+ * The WebGPU runtime: one command encoder per step, a buffer pool, packed uniforms, and cached
+ * pipelines and bind groups. Kernels call `dispatch`; nothing reaches the GPU until `flush`
+ * (which `read` calls). Released buffers return to the pool only after the flush that ends the
+ * encoder using them, because `queue.writeBuffer` into a recycled buffer would otherwise run
+ * before the pending commands that still read its old contents.
+ */
+import type { GpuContext } from "./device.ts";
+
+export interface GpuBuffer {
+  readonly bytes: number;
+  readonly buffer: GPUBuffer;
+  readonly id: number;
+}
+
+/**
+ * A compute kernel: WGSL whose entry point is `main`, with `@group(0) @binding(0) var<uniform> u`
+ * (a struct of 4-byte fields) and storage buffers at bindings 1.. in the order `dispatch` gets
+ * them, each declared `var<storage, read>` or `var<storage, read_write>`. The name must identify
+ * the WGSL text: it keys the pipeline cache.
+ */
+export interface Kernel {
+  readonly name: string;
+  readonly wgsl: string;
+}
+
+const UNIFORM_STRIDE = 256; // minUniformBufferOffsetAlignment on every adapter we know
+const UNIFORM_CAPACITY = 1 << 20; // 4096 dispatches per flush
+const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** Size classes: powers of two up to 1 MiB, then multiples of 1 MiB (bounded waste). */
+function sizeClass(bytes: number): number {
+  const b = Math.max(bytes, 16);
+  if (b <= 1 << 20) return 1 << Math.ceil(Math.log2(b));
+  return Math.ceil(b / (1 << 20)) * (1 << 20);
+}
+
+export class Runtime {
+  readonly device: GPUDevice;
+  private nextId = 1;
+  private free = new Map<number, GpuBuffer[]>();
+  private retired: GpuBuffer[] = [];
+  bytesAllocated = 0;
+  bytesInUse = 0;
+  private pipelines = new Map<string, { pipe: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private uniformBuffer: GPUBuffer;
+  private uniformData = new ArrayBuffer(UNIFORM_CAPACITY);
+  private uniformF32 = new Float32Array(this.uniformData);
+  private uniformU32 = new Uint32Array(this.uniformData);
+  private uniformOffset = 0;
+  private staging: GPUBuffer[] = [];
+  /** Dispatches recorded since start (for benchmarks). */
+  dispatches = 0;
+
+  constructor(readonly ctx: GpuContext) {
+    this.device = ctx.device;
+    this.uniformBuffer = this.device.createBuffer({
+      size: UNIFORM_CAPACITY,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  alloc(bytes: number): GpuBuffer {
+    const cls = sizeClass(bytes);
+    const list = this.free.get(cls);
+    let buf = list?.pop();
+    if (!buf) {
+      const buffer = this.device.createBuffer({ size: cls, usage: USAGE });
+      buf = { bytes: cls, buffer, id: this.nextId++ };
+      this.bytesAllocated += cls;
+    }
+    this.bytesInUse += cls;
+    return buf;
+  }
+
+  release(buf: GpuBuffer): void {
+    this.bytesInUse -= buf.bytes;
+    this.retired.push(buf);
+  }
+
+  /** Give pooled buffers back to the system (after a phase with larger shapes). */
+  trim(): void {
+    for (const list of this.free.values()) {
+      for (const b of list) {
+        b.buffer.destroy();
+        this.bytesAllocated -= b.bytes;
+      }
+    }
+    this.free.clear();
+    this.bindGroups.clear();
+  }
+
+  write(buf: GpuBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    this.device.queue.writeBuffer(
+      buf.buffer,
+      byteOffset,
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      data.byteLength,
+    );
+  }
+
+  /**
+   * Pipelines are keyed by kernel name. The layout is explicit (read from the WGSL's storage
+   * declarations) because "auto" layouts cannot have the dynamic uniform offset we rely on.
+   */
+  pipeline(kernel: Kernel): { pipe: GPUComputePipeline; layout: GPUBindGroupLayout } {
+    let p = this.pipelines.get(kernel.name);
+    if (!p) {
+      const entries: GPUBindGroupLayoutEntry[] = [{
+        binding: 0,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: "uniform", hasDynamicOffset: true },
+      }];
+      const re = /@binding\((\d+)\)\s*var<storage,\s*(read_write|read)>/g;
+      for (const m of kernel.wgsl.matchAll(re)) {
+        entries.push({
+          binding: Number(m[1]),
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: m[2] === "read" ? "read-only-storage" : "storage" },
+        });
+      }
+      const layout = this.device.createBindGroupLayout({ entries, label: kernel.name });
+      const module = this.device.createShaderModule({ code: kernel.wgsl, label: kernel.name });
+      const pipe = this.device.createComputePipeline({
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: "main" },
+        label: kernel.name,
+      });
+      p = { pipe, layout };
+      this.pipelines.set(kernel.name, p);
+    }
+    return p;
+  }
+
+  /**
+   * Record one dispatch. `uniforms` are written as u32 (integers) or f32 (values marked by
+   * `f32Mask` bit i) in order, matching the kernel's uniform struct of 4-byte fields.
+   */
+  dispatch(
+    kernel: Kernel,
+    buffers: GpuBuffer[],
+    uniforms: readonly number[],
+    workgroups: [number, number?, number?],
+    f32Mask = 0,
+  ): void {
+    if (this.uniformOffset + UNIFORM_STRIDE > UNIFORM_CAPACITY) this.flush();
+    const off = this.uniformOffset;
+    const base = off / 4;
+    for (let i = 0; i < uniforms.length; i++) {
+      if ((f32Mask >> i) & 1) this.uniformF32[base + i] = uniforms[i];
+      else this.uniformU32[base + i] = uniforms[i];
+    }
+    this.uniformOffset += UNIFORM_STRIDE;
+    const { pipe, layout } = this.pipeline(kernel);
+    let key = kernel.name;
+    for (const b of buffers) key += ":" + b.id;
+    let bg = this.bindGroups.get(key);
+    if (!bg) {
+      bg = this.device.createBindGroup({
+        layout,
+        entries: [
+          { binding: 0, resource: { buffer: this.uniformBuffer, size: UNIFORM_STRIDE } },
+          ...buffers.map((b, i) => ({ binding: i + 1, resource: { buffer: b.buffer } })),
+        ],
+      });
+      if (this.bindGroups.size > 20000) this.bindGroups.clear();
+      this.bindGroups.set(key, bg);
+    }
+    const pass = this.computePass();
+    pass.setPipeline(pipe);
+    pass.setBindGroup(0, bg, [off]);
+    const [x, y = 1, z = 1] = workgroups;
+    const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
+    if (x > max || y > max || z > max) {
+      throw new Error(
+        `${kernel.name}: dispatch ${x}x${y}x${z} exceeds ${max} workgroups per dimension`,
+      );
+    }
+    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    this.dispatches++;
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    this.pass ??= this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  private endPass(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    return this.encoder;
+  }
+
+  copyBuffer(
+    src: GpuBuffer,
+    srcOffset: number,
+    dst: GpuBuffer,
+    dstOffset: number,
+    bytes: number,
+  ): void {
+    this.endPass().copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
+  }
+
+  /** Submit everything recorded; retired buffers become reusable. */
+  flush(): void {
+    if (this.encoder) {
+      const enc = this.endPass();
+      if (this.uniformOffset > 0) {
+        this.device.queue.writeBuffer(
+          this.uniformBuffer,
+          0,
+          this.uniformData,
+          0,
+          this.uniformOffset,
+        );
+      }
+      this.device.queue.submit([enc.finish()]);
+      this.encoder = null;
+      this.uniformOffset = 0;
+    }
+    for (const b of this.retired) {
+      let list = this.free.get(b.bytes);
+      if (!list) this.free.set(b.bytes, list = []);
+      list.push(b);
+    }
+    this.retired = [];
+  }
+
+  /** Copy `bytes` from a buffer to the host; the only place that waits for the GPU. */
+  async read(buf: GpuBuffer, bytes: number): Promise<ArrayBuffer> {
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    const idx = this.staging.findIndex((s) => s.size >= size);
+    const staging = idx >= 0 ? this.staging.splice(idx, 1)[0] : this.device.createBuffer({
+      size: sizeClass(size),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.endPass().copyBufferToBuffer(buf.buffer, 0, staging, 0, Math.ceil(bytes / 4) * 4);
+    this.flush();
+    await staging.mapAsync(GPUMapMode.READ, 0, size);
+    const out = staging.getMappedRange(0, size).slice(0, bytes);
+    staging.unmap();
+    this.staging.push(staging);
+    return out;
+  }
+
+  /** Wait until all submitted work has finished (benchmarks). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+  }
+}
