@@ -1,0 +1,348 @@
+/**
+ * WGSL for the selective-scan backward (engine-notes.md 3.3). Three kernels in one encoder:
+ *
+ * 1. main (per channel): walks chunks last to first. For each group of four states it
+ *    recomputes the chunk's states from the saved chunk-start state hs, then runs the adjoint
+ *    g_t = C_t ȳ_t + exp(Δ_{t+1}A) g_{t+1} backwards from q, the adjoint flowing in from the
+ *    next chunk. Gives dx, dδ, dz per element and per-row partials of dA, dD, dbias; saves q at
+ *    every chunk end (gin, same layout as hs) and Δ, Δx, ȳ for kernel 2. The chunked variant
+ *    runs S chunks of a channel at once and gets each chunk's q from a reverse Blelloch scan of
+ *    chunk summaries (ΣΔ, Q_n), Q_n being the chunk's outgoing adjoint from a zero q.
+ * 2. dBdC: dB and dC are sums over channels. One invocation owns four states of one (b, chunk)
+ *    and loops over d, re-running those states' recurrence from hs and gin. It owns its
+ *    outputs, so the sums are plain, ordered and need no atomics.
+ * 3. reduce: sums the dA/dD/dbias partial rows in a fixed order.
+ */
+import type { Kernel } from "../runtime.ts";
+import {
+  bcBindings,
+  blelloch,
+  chunkedShared,
+  DC,
+  gather4,
+  GROUP4,
+  header,
+  loadBC,
+  S,
+  steps,
+  storage,
+} from "./scan_fwd.ts";
+
+function mainBindings(N: number, hasZ: boolean): string {
+  const ins = ["xs", "dl", "bias", "Am", ...bcBindings(N), "Ds", ...(hasZ ? ["zs"] : [])];
+  const outs = ["dxo:w", "ddo:w", ...(hasZ ? ["dzo:w"] : []), "gin:w", "dtt:w", "dxt:w"];
+  return storage([...ins, "dout", "hs", ...outs, "ybt:w", "parts:w"]);
+}
+
+/** Per-channel set-up shared by both variants (dd is d clamped into range). */
+const PROLOGUE = /* wgsl */ `
+  var al: array<vec4<f32>, NQ>;
+  for (var n = 0u; n < N; n++) { al[n / 4u][n % 4u] = Am[dd * N + n] * LOG2E; }
+  let bi = bias[dd];
+  let dsk = Ds[dd];
+  var dA: array<vec4<f32>, NQ>;
+  var dDacc = 0.0;
+  var dbacc = 0.0;`;
+
+/** Loads the chunk into private arrays (Δ, x, ȳ) and writes the temporaries for dBdC. */
+function emitLoad(hasZ: boolean): string {
+  const ybar = hasZ
+    ? "let zv = zs[i];\n      let ybar = dout[i] * zv * sigm(zv);"
+    : "let ybar = dout[i];";
+  return /* wgsl */ `
+    var dtv: array<f32, CH>;
+    var xv: array<f32, CH>;
+    var yb: array<f32, CH>;
+    var gx: array<f32, CH>;
+    var gd: array<f32, CH>;
+    var yc: array<f32, CH>;
+    var sig = 0.0;
+    // naga hoists function-scope vars out of loops without re-zeroing them: clear by hand
+    for (var k = 0u; k < CH; k++) {
+      gx[k] = 0.0;
+      gd[k] = 0.0;
+      yc[k] = 0.0;
+    }
+    ${
+    steps(`
+      let i = (b * u.L + t0 + k) * u.D + d;
+      let dt = softplus(dl[i] + bi);
+      let x = xs[i];
+      ${ybar}
+      dtv[k] = dt;
+      xv[k] = x;
+      yb[k] = ybar;
+      sig += dt;
+      dtt[i] = dt;
+      dxt[i] = dt * x;
+      ybt[i] = ybar;`)
+  }`;
+}
+
+/**
+ * For every group of four states (padded states are masked to zero): recompute the chunk's
+ * states from hs, then the adjoint backwards from q; accumulate dx, dΔ, y (for dz) per step and
+ * dA per state; leave the outgoing adjoint in q. `cacheBC` keeps B and C of the chunk in
+ * private arrays for the reverse pass (llvmpipe: storage loads are per-lane loops) instead of
+ * reloading them (GPUs: cached loads are cheaper than 128 more live registers).
+ */
+function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
+  const dz = hasZ
+    ? `let zv = zs[i];
+        let sz = sigm(zv);
+        dzo[i] = dout[i] * (yc[k] + dsk * xv[k]) * sz * (1.0 + zv * (1.0 - sz));`
+    : "";
+  return /* wgsl */ `
+    if (cnt > 0u) {
+      let hb = (b * u.nC + c) * N * u.D + d;
+      for (var n4 = 0u; n4 < NP; n4 += 4u) {
+        ${GROUP4}
+        let al4 = al[n4 / 4u];
+        var qq = q[n4 / 4u];
+        for (var m = 0u; m < 4u; m++) {
+          if (n4 + m < N) { gin[hb + (n4 + m) * u.D] = qq[m]; }
+        }
+        var av: array<vec4<f32>, CH>;
+        var ahv: array<vec4<f32>, CH>;
+        ${cacheBC ? "var bvs: array<vec4<f32>, CH>;\n        var cvs: array<vec4<f32>, CH>;" : ""}
+        var h = ${gather4("hs", "hb", " * u.D")} * okf;
+        ${
+    steps(`
+          let bo = (b * u.L + t0 + k) * N;
+          let bv = ${loadBC(N, "Bm", "bo")};
+          let cv = ${loadBC(N, "Cm", "bo")};
+          let a = exp2(dtv[k] * al4);
+          ${cacheBC ? "bvs[k] = bv;\n          cvs[k] = cv;" : ""}
+          av[k] = a;
+          ahv[k] = a * h;
+          h = ahv[k] + dtv[k] * xv[k] * bv;
+          ${hasZ ? "yc[k] += dot(cv, h);" : ""}`)
+  }
+        var dan = vec4<f32>(0.0);
+        let an = ${gather4("Am", "d * N")} * okf;
+        ${
+    steps(
+      `
+          ${
+        cacheBC ? "let bv = bvs[k];\n          let cv = cvs[k];" : `let bo = (b * u.L + t0 + k) * N;
+          let bv = ${loadBC(N, "Bm", "bo")};
+          let cv = ${loadBC(N, "Cm", "bo")};`
+      }
+          let g = cv * yb[k] + qq;
+          gx[k] += dot(g, bv);
+          gd[k] += dot(g, bv * xv[k] + an * ahv[k]);
+          dan += g * (dtv[k] * ahv[k]);
+          qq = av[k] * g;`,
+      true,
+    )
+  }
+        q[n4 / 4u] = qq;
+        dA[n4 / 4u] += dan;
+      }
+      ${
+    steps(`
+        let i = (b * u.L + t0 + k) * u.D + d;
+        let ddv = gd[k] * dsoftplus(dl[i] + bi);
+        ddo[i] = ddv;
+        dxo[i] = dsk * yb[k] + dtv[k] * gx[k];
+        dbacc += ddv;
+        dDacc += yb[k] * xv[k];
+        ${dz}`)
+  }
+    }`;
+}
+
+/** Writes this invocation's partial row: dA[d, :], then dD[d], then dbias[d]. */
+const EMIT_PARTS = /* wgsl */ `
+  if (live) {
+    let cols = u.D * N + 2u * u.D;
+    for (var n = 0u; n < N; n++) { parts[row * cols + d * N + n] = dA[n / 4u][n % 4u]; }
+    parts[row * cols + u.D * N + d] = dDacc;
+    parts[row * cols + u.D * N + u.D + d] = dbacc;
+  }`;
+
+/** Sequential variant of kernel 1: one invocation per (b, d). Grid (⌈D/64⌉, B); rows = B. */
+export function bwdSeqKernel(N: number, hasZ: boolean): Kernel {
+  const wgsl = /* wgsl */ `${header(N)}
+${mainBindings(N, hasZ)}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let d = wid.x * 64u + lid;
+  let b = wid.y;
+  let live = d < u.D;
+  if (!live) { return; }
+  let dd = d;
+  ${PROLOGUE}
+  var q: array<vec4<f32>, NQ>;
+  for (var cc = 0u; cc < u.nC; cc++) {
+    let c = u.nC - 1u - cc;
+    let t0 = c * CH;
+    let cnt = min(CH, u.L - t0);
+    ${emitLoad(hasZ)}
+    ${emitAdjoint(N, hasZ, true)}
+  }
+  let row = b;
+  ${EMIT_PARTS}
+}`;
+  return { name: `scan_bwd_seq_n${N}_z${+hasZ}`, wgsl };
+}
+
+/**
+ * Chunked variant of kernel 1: DC channels × S chunks per workgroup, chunk groups last to
+ * first. Per invocation: (1) the chunk's reverse summary from a zero adjoint, (2) a reverse
+ * Blelloch scan (position S−1−s) seeded by the carry from the later group, giving q at the
+ * chunk's end, (3) the same per-state recompute-and-adjoint as the sequential variant. Grid
+ * (⌈D/DC⌉, B); rows = B·S.
+ */
+export function bwdChunkedKernel(N: number, hasZ: boolean): Kernel {
+  const wgsl = /* wgsl */ `${header(N)}
+${mainBindings(N, hasZ)}
+${chunkedShared()}
+@compute @workgroup_size(${DC * S})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let dc = lid % DC;
+  let s = lid / DC;
+  let p = S - 1u - s;
+  let d = wid.x * DC + dc;
+  let b = wid.y;
+  let live = d < u.D;
+  let dd = min(d, u.D - 1u);
+  ${PROLOGUE}
+  if (s == 0u) {
+    for (var n = 0u; n < NP; n++) { carry[dc * NP + n] = 0.0; }
+  }
+  workgroupBarrier();
+  let nGroups = (u.nC + S - 1u) / S;
+  for (var gi = 0u; gi < nGroups; gi++) {
+    let c = (nGroups - 1u - gi) * S + s;
+    let t0 = c * CH;
+    var cnt = 0u;
+    if (live && t0 < u.L) { cnt = min(CH, u.L - t0); }
+    ${emitLoad(hasZ)}
+    var qz: array<vec4<f32>, NQ>;
+    for (var n4 = 0u; n4 < NP; n4 += 4u) {
+      ${GROUP4}
+      var qq = vec4<f32>(0.0);
+      ${
+    steps(
+      `
+        let bo = (b * u.L + t0 + k) * N;
+        qq = exp2(dtv[k] * al[n4 / 4u]) * (${loadBC(N, "Cm", "bo")} * yb[k] + qq);`,
+      true,
+    )
+  }
+      qz[n4 / 4u] = qq;
+    }
+    var q: array<vec4<f32>, NQ>;
+    for (var g = 0u; g < NQ; g++) ${blelloch("qz", "q")}
+    ${emitAdjoint(N, hasZ, false)}
+    if (s == 0u) {
+      for (var n = 0u; n < NP; n++) { carry[dc * NP + n] = q[n / 4u][n % 4u]; }
+    }
+    workgroupBarrier();
+  }
+  let row = b * S + s;
+  ${EMIT_PARTS}
+}`;
+  return { name: `scan_bwd_chunked_n${N}_z${+hasZ}`, wgsl };
+}
+
+/**
+ * Kernel 2: dB[b,t,n] = Σ_d g·Δx and dC[b,t,n] = Σ_d ȳ·h over one chunk. Invocation (b, c, j)
+ * owns states 4j..4j+3 (vec4 lanes, so each Δ, Δx, ȳ load serves four states) of that chunk
+ * and sums channels in order. Workgroups fold into y; 64 invocations each.
+ */
+export function dBdCKernel(N: number): Kernel {
+  const wgsl = /* wgsl */ `${header(N)}
+${storage(["Am", "hs", "gin", "dtt", "dxt", "ybt", ...bcBindings(N), "dBo:w", "dCo:w"])}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let idx = (wid.y * nwg.x + wid.x) * 64u + lid;
+  let j = idx % NQ;
+  let c = (idx / NQ) % u.nC;
+  let b = idx / (NQ * u.nC);
+  if (b >= u.B) { return; }
+  let t0 = c * CH;
+  let cnt = min(CH, u.L - t0);
+  let n4 = j * 4u;
+  ${GROUP4}
+  var bv: array<vec4<f32>, CH>;
+  var cv: array<vec4<f32>, CH>;
+  var db: array<vec4<f32>, CH>;
+  var dc: array<vec4<f32>, CH>;
+  var av: array<vec4<f32>, CH>;
+  var dxs: array<f32, CH>;
+  var ybs: array<f32, CH>;
+  ${
+    steps(`
+    let bo = (b * u.L + t0 + k) * N;
+    bv[k] = ${loadBC(N, "Bm", "bo")};
+    cv[k] = ${loadBC(N, "Cm", "bo")};`)
+  }
+  let hb = (b * u.nC + c) * N * u.D;
+  for (var d = 0u; d < u.D; d++) {
+    let al = ${gather4("Am", "d * N")} * LOG2E;
+    var h = ${gather4("hs", "hb + d", " * u.D")};
+    var q = ${gather4("gin", "hb + d", " * u.D")};
+    ${
+    steps(`
+      let i = (b * u.L + t0 + k) * u.D + d;
+      let dt = dtt[i];
+      let dx = dxt[i];
+      let yv = ybt[i];
+      dxs[k] = dx;
+      ybs[k] = yv;
+      let a = exp2(dt * al);
+      av[k] = a;
+      h = a * h + dx * bv[k];
+      dc[k] += yv * h;`)
+  }
+    ${
+    steps(
+      `
+      let g = cv[k] * ybs[k] + q;
+      db[k] += g * dxs[k];
+      q = av[k] * g;`,
+      true,
+    )
+  }
+  }
+  for (var m = 0u; m < 4u; m++) {
+    if (nv[m] < N) {
+      ${
+    steps(`
+        let bo = (b * u.L + t0 + k) * N + nv[m];
+        dBo[bo] = db[k][m];
+        dCo[bo] = dc[k][m];`)
+  }
+    }
+  }
+}`;
+  return { name: `scan_bwd_dbdc_n${N}`, wgsl };
+}
+
+/** Kernel 3: column sums of parts [rows, D·N + 2D] into dA [D, N], dD [D], dbias [D]. */
+export function reduceKernel(N: number): Kernel {
+  const wgsl = /* wgsl */ `${header(N)}
+${storage(["parts", "dAo:w", "dDo:w", "dbo:w"])}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let j = (wid.y * nwg.x + wid.x) * 64u + lid;
+  let dn = u.D * N;
+  let cols = dn + 2u * u.D;
+  if (j >= cols) { return; }
+  // u.B carries the number of partial rows here
+  var acc = 0.0;
+  for (var r = 0u; r < u.B; r++) { acc += parts[r * cols + j]; }
+  if (j < dn) {
+    dAo[j] = acc;
+  } else if (j < dn + u.D) {
+    dDo[j - dn] = acc;
+  } else {
+    dbo[j - dn - u.D] = acc;
+  }
+}`;
+  return { name: `scan_bwd_reduce_n${N}`, wgsl };
+}
