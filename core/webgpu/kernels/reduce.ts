@@ -1,0 +1,114 @@
+/**
+ * WebGPU sum/max over the middle axis of [outer, r, inner] (semantics of reduceCpu in
+ * core/cpu/elementwise.ts), deterministic: every output is a fixed-order fold, never atomics.
+ *
+ * One kernel shape serves both cases that matter. Each invocation folds a chunk of r serially
+ * for one (outer, part, inner) cell, invocations running along inner (adjacent addresses); when
+ * that leaves too few invocations to fill the device, r is split into parts and the [outer,
+ * parts, inner] partials are reduced again by the same kernel. No workgroup memory or barriers:
+ * on llvmpipe each barrier is a coroutine switch, and the second pass costs one dispatch.
+ * - large inner (bias gradients, 17920 rows × 128 columns): vec4 lanes along inner, a few
+ *   parts of a few thousand rows each, then a short second pass;
+ * - inner = 1 with large r (loss sums): rows are read as vec4 when r % 4 == 0 (four interleaved
+ *   folds per invocation), r is split into parts, and the 4·parts partials are folded again.
+ */
+import type { GpuBuffer, Kernel, Runtime } from "../runtime.ts";
+import { dispatchGrid, FLAT_MAIN, WG } from "./copy.ts";
+import { fillGpu } from "./elementwise.ts";
+
+const kernels = new Map<string, Kernel>();
+
+function reduceKernel(op: "sum" | "max", vec4: boolean): Kernel {
+  const name = `reduce_${op}${vec4 ? "4" : ""}`;
+  let k = kernels.get(name);
+  if (!k) {
+    const ty = vec4 ? "vec4<f32>" : "f32";
+    // max starts from −∞ passed as a uniform (a constant −∞ is not valid WGSL) and skips NaN,
+    // as reduceCpu's `v > acc` does.
+    const fold = op === "sum" ? "acc + v" : "select(acc, v, v > acc)";
+    k = {
+      name,
+      wgsl: `
+struct U { n: u32, r: u32, inner: u32, chunk: u32, parts: u32, init: f32 }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> x: array<${ty}>;
+@group(0) @binding(2) var<storage, read_write> y: array<${ty}>;
+
+${FLAT_MAIN}
+  if (t >= u.n) { return; }
+  let i = t % u.inner;
+  let rest = t / u.inner;
+  let p = rest % u.parts;
+  let o = rest / u.parts;
+  let j0 = p * u.chunk;
+  let j1 = min(u.r, j0 + u.chunk);
+  var acc = ${ty}(u.init);
+  var k = (o * u.r + j0) * u.inner + i;
+  for (var j = j0; j < j1; j++) {
+    let v = x[k];
+    acc = ${fold};
+    k += u.inner;
+  }
+  y[t] = acc;
+}
+`,
+    };
+    kernels.set(name, k);
+  }
+  return k;
+}
+
+/**
+ * How many parts to split r into: enough invocations to fill the device (fewer on llvmpipe,
+ * whose two cores are saturated by a few workgroups), but chunks no shorter than `minChunk`.
+ */
+function partsFor(rt: Runtime, cells: number, r: number): number {
+  const target = rt.ctx.isSoftware ? 1024 : 16384;
+  const minChunk = rt.ctx.isSoftware ? 128 : 32;
+  const want = Math.ceil(target / cells);
+  return Math.max(1, Math.min(want, Math.floor(r / minChunk)));
+}
+
+/** Reduce the middle axis of x [outer, r, inner] to [outer, inner] (sum, or max ignoring NaN). */
+export function reduceGpu(
+  rt: Runtime,
+  op: "sum" | "max",
+  x: GpuBuffer,
+  outer: number,
+  r: number,
+  inner: number,
+): GpuBuffer {
+  const nOut = outer * inner;
+  if (nOut === 0) return rt.alloc(0);
+  if (r === 0) return fillGpu(rt, nOut, op === "sum" ? 0 : -Infinity);
+  if (r === 1) {
+    const out = rt.alloc(nOut * 4);
+    rt.copyBuffer(x, 0, out, 0, nOut * 4);
+    return out;
+  }
+  const init = op === "sum" ? 0 : -Infinity;
+  // Vec4 lanes: along inner, or along r for long row reductions (four interleaved folds; the
+  // length floor keeps the 4 leftover lanes from recursing forever).
+  const rowVec = inner === 1 && r % 4 === 0 && r >= 32;
+  const vec4 = inner % 4 === 0 || rowVec;
+  const lanes = rowVec ? r / 4 : r;
+  const inner4 = vec4 && !rowVec ? inner / 4 : inner;
+  const parts = partsFor(rt, outer * inner4, lanes);
+  const chunk = Math.ceil(lanes / parts);
+  const nParts = Math.ceil(lanes / chunk);
+  const cells = outer * nParts * inner4;
+  const out = rt.alloc(cells * (vec4 ? 16 : 4));
+  rt.dispatch(
+    reduceKernel(op, vec4),
+    [x, out],
+    [cells, lanes, inner4, chunk, nParts, init],
+    dispatchGrid(rt, Math.ceil(cells / WG)),
+    0b100000,
+  );
+  // What is left to fold: parts (and the 4 interleaved lanes of a row reduction).
+  const left = rowVec ? nParts * 4 : nParts;
+  if (left === 1) return out;
+  const res = reduceGpu(rt, op, out, outer, left, inner);
+  rt.release(out);
+  return res;
+}
