@@ -1,0 +1,242 @@
+/**
+ * Checkpoints as safetensors files: weights under their state_dict names, Adam's moments under
+ * `optim.m.<name>` / `optim.v.<name>`, and `__metadata__` strings holding the step, RNG states,
+ * model config and optimizer settings as JSON. Files are written atomically (`path.tmp`, fsync,
+ * rename), so a crash mid-save never leaves a half-written checkpoint under the real name.
+ */
+import { fromArray } from "../core/create.ts";
+import { Rng, type RngState } from "../core/rng.ts";
+import type { Tensor } from "../core/tensor.ts";
+import { assign } from "./init.ts";
+import { ICLModel } from "./models.ts";
+import type { Module } from "./module.ts";
+import type { Adam, AdamStateJSON } from "./optim.ts";
+import { decodeSafetensors, encodeSafetensors, type NamedArray } from "./safetensors.ts";
+
+const RESERVED = ["format", "step", "rng", "config", "optim", "dropout_rng"];
+
+export interface SaveCheckpointOptions {
+  model: Module;
+  optimizer?: Adam;
+  /** Training step reached (stored as metadata "step"). */
+  step?: number;
+  /** Named RNG states to resume streams exactly (e.g. `{ data: rng.state() }`). */
+  rng?: Record<string, RngState>;
+  /** Any JSON config (default: an ICLModel's `spec`, which `makeModel` accepts back). */
+  config?: unknown;
+  /** Extra string metadata (keys must not collide with the reserved ones). */
+  metadata?: Record<string, string>;
+}
+
+/** Save model (and optimizer) state to `path` atomically. */
+export async function saveCheckpoint(path: string, o: SaveCheckpointOptions): Promise<void> {
+  const named: [string, Tensor][] = [];
+  for (const [name, t] of o.model.namedParameters()) {
+    if (name.startsWith("optim.")) {
+      throw new Error(`saveCheckpoint: parameter name "${name}" clashes with optimizer state`);
+    }
+    named.push([name, t]);
+  }
+  named.push(...(o.optimizer?.namedState() ?? []));
+  const datas = await readAll(named.map(([, t]) => t));
+  const entries: NamedArray[] = named.map(([name, t], i) => ({
+    name,
+    shape: t.shape,
+    data: datas[i],
+  }));
+  const meta: Record<string, string> = { format: "iclab" };
+  for (const k of Object.keys(o.metadata ?? {})) {
+    if (RESERVED.includes(k)) throw new Error(`saveCheckpoint: metadata key "${k}" is reserved`);
+  }
+  Object.assign(meta, o.metadata ?? {});
+  if (o.step !== undefined) meta.step = String(o.step);
+  if (o.rng) meta.rng = JSON.stringify(o.rng);
+  const config = o.config ?? (o.model instanceof ICLModel ? o.model.spec : undefined);
+  if (config !== undefined) meta.config = JSON.stringify(config);
+  if (o.optimizer) meta.optim = JSON.stringify(o.optimizer.toJSON());
+  if (o.model instanceof ICLModel) meta.dropout_rng = JSON.stringify(o.model.dropRng.rng.state());
+  await writeAtomic(path, encodeSafetensors(entries, meta));
+}
+
+/** Most floats gathered into one device buffer per readback (64 MB). */
+const READ_CHUNK = 16 << 20;
+
+/**
+ * Copy many tensors to the host with few readbacks: on WebGPU each read waits for the device,
+ * so tensors are packed into one staging buffer (per backend, up to READ_CHUNK floats) first.
+ */
+async function readAll(ts: readonly Tensor[]): Promise<Float32Array[]> {
+  const out = new Array<Float32Array>(ts.length);
+  let i = 0;
+  while (i < ts.length) {
+    const be = ts[i].backend;
+    if (be.name === "cpu" || ts[i].size >= READ_CHUNK) {
+      out[i] = await ts[i].floats();
+      i++;
+      continue;
+    }
+    const group: number[] = [];
+    let total = 0;
+    while (
+      i < ts.length && ts[i].backend === be && ts[i].size < READ_CHUNK &&
+      total + ts[i].size <= READ_CHUNK
+    ) {
+      group.push(i);
+      total += ts[i].size;
+      i++;
+    }
+    const staging = be.alloc(total, "f32");
+    let at = 0;
+    for (const k of group) {
+      const t = ts[k];
+      be.copy(t.buf("save"), { offset: 0, strides: [1] }, staging, { offset: at, strides: [1] }, [
+        t.size,
+      ]);
+      at += t.size;
+    }
+    const flat = (await be.read(staging, total, "f32")) as Float32Array;
+    be.release(staging);
+    at = 0;
+    for (const k of group) {
+      out[k] = flat.slice(at, at + ts[k].size);
+      at += ts[k].size;
+    }
+  }
+  return out;
+}
+
+async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  try {
+    let done = 0;
+    while (done < bytes.length) done += await f.write(bytes.subarray(done));
+    await f.sync();
+  } finally {
+    f.close();
+  }
+  await Deno.rename(tmp, path);
+  // Persist the rename itself; not every platform lets a directory be opened, so best effort.
+  try {
+    const slash = path.lastIndexOf("/");
+    const dir = await Deno.open(slash > 0 ? path.slice(0, slash) : ".", { read: true });
+    try {
+      await dir.sync();
+    } finally {
+      dir.close();
+    }
+  } catch { /* directory fsync unsupported here */ }
+}
+
+export interface LoadCheckpointOptions {
+  model: Module;
+  /** Restore Adam's m, v and step counts too (the file must contain them). */
+  optimizer?: Adam;
+  /** Reject tensors in the file that the model does not have (default true). */
+  strict?: boolean;
+}
+
+export interface LoadedCheckpoint {
+  step: number | null;
+  rng: Record<string, RngState> | null;
+  config: unknown;
+  metadata: Record<string, string>;
+}
+
+/** Read a checkpoint file: decoded tensors and metadata, with clear errors for bad files. */
+export async function readCheckpoint(path: string) {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new Error(`checkpoint not found: ${path}`);
+    throw new Error(`cannot read checkpoint ${path}: ${(e as Error).message}`);
+  }
+  return decodeSafetensors(bytes, `checkpoint ${path}`);
+}
+
+function parseJSON(path: string, key: string, s: string | undefined): unknown {
+  if (s === undefined) return null;
+  try {
+    return JSON.parse(s);
+  } catch {
+    throw new Error(`checkpoint ${path}: metadata "${key}" is not valid JSON`);
+  }
+}
+
+/**
+ * Load `path` into the model (and optimizer). Everything is validated before anything is
+ * written: names, shapes and dtypes must match, or the error lists every problem.
+ */
+export async function loadCheckpoint(
+  path: string,
+  o: LoadCheckpointOptions,
+): Promise<LoadedCheckpoint> {
+  const { tensors, metadata } = await readCheckpoint(path);
+  const problems: string[] = [];
+  const params = o.model.namedParameters();
+  const fmt = (s: readonly number[]) => `[${s.join(", ")}]`;
+  const same = (a: readonly number[], b: readonly number[]) =>
+    a.length === b.length && a.every((d, i) => d === b[i]);
+  for (const [name, p] of params) {
+    const t = tensors.get(name);
+    if (!t) problems.push(`missing tensor "${name}" ${fmt(p.shape)}`);
+    else if (!same(t.shape, p.shape)) {
+      problems.push(
+        `tensor "${name}" has shape ${fmt(t.shape)}, the model expects ${fmt(p.shape)}`,
+      );
+    }
+  }
+  const names = new Set(params.map(([n]) => n));
+  if (o.strict ?? true) {
+    for (const n of tensors.keys()) {
+      if (!names.has(n) && !n.startsWith("optim.")) {
+        problems.push(`unexpected tensor "${n}" (not a parameter of this model)`);
+      }
+    }
+  }
+  let optimJSON: AdamStateJSON | null = null;
+  if (o.optimizer) {
+    optimJSON = parseJSON(path, "optim", metadata.optim) as AdamStateJSON | null;
+    if (!optimJSON) problems.push(`no optimizer state (metadata "optim" is missing)`);
+    for (const [name, p] of o.optimizer.params) {
+      const m = tensors.get(`optim.m.${name}`), v = tensors.get(`optim.v.${name}`);
+      if (!m && !v) continue; // never updated before the save
+      for (const [k, t] of [["m", m], ["v", v]] as const) {
+        if (!t) problems.push(`optimizer state optim.${k}.${name} is missing`);
+        else if (!same(t.shape, p.shape)) {
+          problems.push(`optim.${k}.${name} has shape ${fmt(t.shape)}, expected ${fmt(p.shape)}`);
+        }
+      }
+    }
+  }
+  if (problems.length) {
+    const shown = problems.slice(0, 12).join("\n  ");
+    const more = problems.length > 12 ? `\n  ... and ${problems.length - 12} more` : "";
+    throw new Error(`checkpoint ${path} does not match the model:\n  ${shown}${more}`);
+  }
+  for (const [name, p] of params) assign(p, tensors.get(name)!.data);
+  if (o.optimizer && optimJSON) {
+    for (const [name, p] of o.optimizer.params) {
+      const m = tensors.get(`optim.m.${name}`), v = tensors.get(`optim.v.${name}`);
+      if (!m || !v) continue;
+      const step = optimJSON.steps?.[name] ?? Number(metadata.step ?? 0);
+      o.optimizer.setState(name, upload(m.data, p), upload(v.data, p), step);
+    }
+  }
+  if (o.model instanceof ICLModel && metadata.dropout_rng) {
+    o.model.dropRng.rng = Rng.fromState(
+      parseJSON(path, "dropout_rng", metadata.dropout_rng) as RngState,
+    );
+  }
+  return {
+    step: metadata.step !== undefined ? Number(metadata.step) : null,
+    rng: parseJSON(path, "rng", metadata.rng) as Record<string, RngState> | null,
+    config: parseJSON(path, "config", metadata.config),
+    metadata,
+  };
+}
+
+function upload(data: Float32Array, like: Tensor): Tensor {
+  return fromArray(data, like.shape, like.backend);
+}
