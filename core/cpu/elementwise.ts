@@ -3,6 +3,7 @@
  * softmax and gather. They define the semantics the WebGPU kernels must match.
  */
 import type { BinaryOp, UnaryOp, View } from "../backend.ts";
+import { coalesce } from "../shape.ts";
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
@@ -183,8 +184,17 @@ export function binaryCpu(
   shape: readonly number[],
 ): Float32Array {
   const f = binaryFn(op);
+  const { shape: cs, strides: [sa, sb] } = coalesce(shape, [[...av.strides], [...bv.strides]]);
   const out = new Float32Array(shape.reduce((x, y) => x * y, 1));
-  forEachIndex(shape, [av, bv], (i, [ia, ib]) => (out[i] = f(a[ia], b[ib])));
+  const last = cs.length - 1, n = cs[last], da = sa[last], db = sb[last];
+  // The innermost axis runs as a tight loop; outer axes step through forEachIndex.
+  forEachIndex(cs.slice(0, last), [
+    { offset: av.offset, strides: sa.slice(0, last) },
+    { offset: bv.offset, strides: sb.slice(0, last) },
+  ], (i, [ia, ib]) => {
+    const o = i * n;
+    for (let j = 0; j < n; j++) out[o + j] = f(a[ia + j * da], b[ib + j * db]);
+  });
   return out;
 }
 
@@ -195,7 +205,14 @@ export function copyCpu(
   dv: View,
   shape: readonly number[],
 ): void {
-  forEachIndex(shape, [sv, dv], (_, [is, id]) => (dst[id] = src[is]));
+  const { shape: cs, strides: [ss, ds] } = coalesce(shape, [[...sv.strides], [...dv.strides]]);
+  const last = cs.length - 1, n = cs[last], a = ss[last], b = ds[last];
+  forEachIndex(cs.slice(0, last), [
+    { offset: sv.offset, strides: ss.slice(0, last) },
+    { offset: dv.offset, strides: ds.slice(0, last) },
+  ], (_, [is, id]) => {
+    for (let j = 0; j < n; j++) dst[id + j * b] = src[is + j * a];
+  });
 }
 
 export function reduceCpu(

@@ -5,3 +5,4 @@ export * from "./shape_ops.ts";
 export * from "./matmul.ts";
 export * from "./nn_ops.ts";
 export * from "./fused.ts";
+export * from "./stack.ts";

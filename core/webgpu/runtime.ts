@@ -54,6 +54,8 @@ export class Runtime {
   private staging: GPUBuffer[] = [];
   /** Dispatches recorded since start (for benchmarks). */
   dispatches = 0;
+  /** When set, every dispatch gets its own timed pass (see profiler.ts). */
+  profiler: { pass(rt: Runtime, name: string): GPUComputePassEncoder } | null = null;
 
   constructor(readonly ctx: GpuContext) {
     this.device = ctx.device;
@@ -170,7 +172,7 @@ export class Runtime {
       if (this.bindGroups.size > 20000) this.bindGroups.clear();
       this.bindGroups.set(key, bg);
     }
-    const pass = this.computePass();
+    const pass = this.profiler ? this.profiler.pass(this, kernel.name) : this.computePass();
     pass.setPipeline(pipe);
     pass.setBindGroup(0, bg, [off]);
     const [x, y = 1, z = 1] = workgroups;
@@ -181,6 +183,7 @@ export class Runtime {
       );
     }
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler) pass.end();
     this.dispatches++;
   }
 
@@ -188,6 +191,11 @@ export class Runtime {
     this.encoder ??= this.device.createCommandEncoder();
     this.pass ??= this.encoder.beginComputePass();
     return this.pass;
+  }
+
+  /** Internal (profiler): the current encoder with no open pass. */
+  encoderForPass(): GPUCommandEncoder {
+    return this.endPass();
   }
 
   private endPass(): GPUCommandEncoder {

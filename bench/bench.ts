@@ -1,0 +1,104 @@
+/**
+ * `deno task bench [--json FILE] [--quick] [--only matmul,scan,attention,train,overhead]`:
+ * measures the engine on whatever adapter this machine has and prints tables; `--json` also
+ * writes {"adapter", "matmul", "scan", "attention", "overhead", "train_step"}. It measures; it
+ * asserts nothing about time.
+ */
+import { parseArgs } from "node:util";
+import { webgpuBackend } from "../core/device_select.ts";
+import { benchAttention } from "./attention.ts";
+import { benchMatmul } from "./matmul.ts";
+import { benchOverhead } from "./overhead.ts";
+import { benchScan } from "./scan.ts";
+import { benchTrainStep } from "./train_step.ts";
+
+const SECTIONS = ["overhead", "matmul", "scan", "attention", "train"] as const;
+let args;
+try {
+  args = parseArgs({
+    args: Deno.args,
+    options: {
+      json: { type: "string" },
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+  }).values;
+} catch (e) {
+  console.error(`bench: ${(e as Error).message}`);
+  Deno.exit(2);
+}
+if (args.help) {
+  console.log(
+    "bench: engine benchmarks\n  --json FILE  also write the results as JSON\n  --quick      fewer repetitions, skip the largest shapes\n" +
+      `  --only LIST  comma-separated sections: ${SECTIONS.join(", ")}`,
+  );
+  Deno.exit(0);
+}
+const only = new Set(args.only ? args.only.split(",") : SECTIONS);
+for (const s of only) {
+  if (!(SECTIONS as readonly string[]).includes(s)) {
+    console.error(`bench: unknown section "${s}" in --only (expected ${SECTIONS.join(", ")})`);
+    Deno.exit(2);
+  }
+}
+
+const gpu = await webgpuBackend();
+if (!gpu) {
+  console.error("bench: no WebGPU adapter; only the CPU train step is measured");
+}
+const rt = gpu?.rt;
+const out: Record<string, unknown> = {
+  adapter: gpu?.description ?? "none",
+  date: new Date().toISOString(),
+};
+const table = (title: string, rows: Record<string, unknown>[]) => {
+  if (!rows.length) return;
+  console.log(`\n## ${title}`);
+  const cols = Object.keys(rows[0]);
+  console.log(`| ${cols.join(" | ")} |`);
+  console.log(`| ${cols.map(() => "---").join(" | ")} |`);
+  for (const r of rows) {
+    console.log(
+      `| ${
+        cols.map((c) => (typeof r[c] === "number" ? Number((r[c] as number).toPrecision(4)) : r[c]))
+          .join(" | ")
+      } |`,
+    );
+  }
+};
+
+console.log(`adapter: ${out.adapter}`);
+if (rt && only.has("overhead")) {
+  const o = await benchOverhead(rt);
+  out.overhead = o;
+  table("WebGPU fixed costs", [{
+    "dispatch (µs, in one encoder)": o.dispatchUs,
+    "readback (ms)": o.readbackMs,
+  }]);
+}
+if (rt && only.has("matmul")) {
+  const rows = await benchMatmul(rt, args.quick);
+  out.matmul = rows;
+  table("matmul", rows as unknown as Record<string, unknown>[]);
+}
+if (rt && only.has("scan")) {
+  const rows = await benchScan(rt, args.quick);
+  out.scan = rows;
+  table("selective scan (fwd / bwd ms)", rows as unknown as Record<string, unknown>[]);
+}
+if (rt && only.has("attention")) {
+  const rows = await benchAttention(rt, { cpu: !args.quick, reps: args.quick ? 1 : 3 });
+  out.attention = rows;
+  table("causal attention", rows as unknown as Record<string, unknown>[]);
+}
+if (only.has("train")) {
+  const rows = await benchTrainStep(args.quick);
+  out.train_step = rows;
+  table("training step (forward + backward + Adam)", rows as unknown as Record<string, unknown>[]);
+}
+if (args.json) {
+  await Deno.writeTextFile(args.json, JSON.stringify(out, null, 2));
+  console.log(`\nwrote ${args.json}`);
+}
