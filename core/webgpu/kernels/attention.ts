@@ -1,0 +1,381 @@
+/**
+ * WebGPU fused causal attention (FlashAttention-2 style; semantics in core/cpu/attention.ts) on
+ * q, k, v [B, H, T, dh]. Each invocation owns a few query rows (forward, dQ) or key rows (dK/dV)
+ * and keeps them and their accumulators in registers as named vec4s: the WGSL is generated per
+ * head dim and tiling, so every loop over dh and over a tile is unrolled. Tiles of K/V (or Q/dO)
+ * are staged in workgroup memory, the workgroup walking them up to its last row (causal: tiles
+ * past it are skipped, the diagonal is masked). Scores never touch memory: the forward runs an
+ * online softmax and saves lse; the backward recomputes P = exp(S − lse) in two kernels split by
+ * role (dK/dV, dQ) because WGSL has no float atomics, after a Δ = rowsum(dO ⊙ O) pass.
+ */
+import type { AttentionArgs } from "../../backend.ts";
+import type { GpuBuffer, Kernel, Runtime } from "../runtime.ts";
+
+/**
+ * Kernel shape: `wg` invocations per workgroup, each owning `rows` rows (its registers hold
+ * rows·dh/4 vec4s per operand), stepping over tiles of `tile` keys (forward, dQ) or queries
+ * (dK/dV) staged in workgroup memory.
+ */
+export interface AttentionTiling {
+  wg: number;
+  rows: number;
+  tile: number;
+}
+
+/**
+ * "tiled": one row per invocation, 64 invocations, 16-row tiles (real GPUs: many threads, few
+ * registers each, broadcast reads from workgroup memory). "blocked": 8 rows per invocation in
+ * workgroups of 8, 4-row tiles (llvmpipe: a workgroup of 8 is one AVX2 vector, a read of
+ * workgroup memory at a constant index is one broadcast load while every storage-buffer read is
+ * a per-lane scalar loop, so each staged key is reused across 8 rows; measured on llvmpipe at
+ * B16 H8 T280 dh32, fwd / bwd ms: tiled 308 / 586, 4 rows × 8-tile 120 / 295, 8 rows × 4-tile
+ * 59 / 123, 16 rows × 4-tile 60 / 125 with 3× the JIT time).
+ */
+export type AttentionVariant = "tiled" | "blocked";
+
+export const ATTENTION_TILINGS: Readonly<Record<AttentionVariant, AttentionTiling>> = {
+  tiled: { wg: 64, rows: 1, tile: 16 },
+  blocked: { wg: 8, rows: 8, tile: 4 },
+};
+
+/**
+ * Masked-score sentinel. Finite as WGSL requires, and small enough that exp(NEG − m), which
+ * llvmpipe computes as exp2 of NEG·log2(e), cannot overflow f32 to −inf.
+ */
+const NEG = "-1.0e30";
+
+interface Gen extends AttentionTiling {
+  dh: number;
+  d4: number;
+  /** dh % 4 == 0: rows are whole vec4s, so buffers are declared array<vec4<f32>>. */
+  vec: boolean;
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+function decl(g: Gen, binding: number, name: string, rw: "read" | "read_write"): string {
+  const ty = g.vec ? "vec4<f32>" : "f32";
+  return `@group(0) @binding(${binding}) var<storage, ${rw}> ${name}: array<${ty}>;\n`;
+}
+
+function scalarDecl(binding: number, name: string, rw: "read" | "read_write"): string {
+  return `@group(0) @binding(${binding}) var<storage, ${rw}> ${name}: array<f32>;\n`;
+}
+
+/** vec4 chunk c (a number or a u32 expression) of row `row` of a [rows, dh] buffer. */
+function ld(g: Gen, name: string, row: string, c: number | string): string {
+  if (g.vec) return `${name}[(${row}) * ${g.d4}u + ${typeof c === "number" ? `${c}u` : `(${c})`}]`;
+  if (typeof c === "number") {
+    const comp = range(4).map((e) => {
+      const d = 4 * c + e;
+      return d < g.dh ? `${name}[(${row}) * ${g.dh}u + ${d}u]` : "0.0";
+    });
+    return `vec4<f32>(${comp.join(", ")})`;
+  }
+  const comp = range(4).map((e) => {
+    const d = `4u * (${c}) + ${e}u`;
+    return `select(0.0, ${name}[(${row}) * ${g.dh}u + min(${d}, ${g.dh - 1}u)], ${d} < ${g.dh}u)`;
+  });
+  return `vec4<f32>(${comp.join(", ")})`;
+}
+
+/** Store vec4 expression `val` as chunk c of row `row`. */
+function st(g: Gen, name: string, row: string, c: number, val: string): string {
+  if (g.vec) return `${name}[(${row}) * ${g.d4}u + ${c}u] = ${val};`;
+  return `{ let t = ${val}; ` + range(4).filter((e) => 4 * c + e < g.dh)
+    .map((e) => `${name}[(${row}) * ${g.dh}u + ${4 * c + e}u] = t.${"xyzw"[e]};`).join(" ") +
+    " }";
+}
+
+/** Σ over chunks of dot(a_c, b_c). */
+function dotAll(g: Gen, a: (c: number) => string, b: (c: number) => string): string {
+  return range(g.d4).map((c) => `dot(${a(c)}, ${b(c)})`).join(" + ");
+}
+
+/** One line per (row slot i, chunk c). */
+function perRowChunk(g: Gen, line: (i: number, c: number) => string): string {
+  return range(g.rows).flatMap((i) => range(g.d4).map((c) => `  ${line(i, c)}\n`)).join("");
+}
+
+const UNIFORMS = `struct U { T: u32, bh: u32, scale: f32 }
+@group(0) @binding(0) var<uniform> u: U;
+`;
+
+/** Entry point: `base` is the head's first row, `row_i`/`rc_i` (clamped) the rows owned. */
+function entry(g: Gen): string {
+  const rb = g.wg * g.rows;
+  return `@compute @workgroup_size(${g.wg})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+        @builtin(num_workgroups) nwg: vec3u) {
+  let bh = wid.y + wid.z * nwg.y;
+  if (bh >= u.bh) { return; }
+  let base = bh * u.T;
+  let r0 = wid.x * ${rb}u;
+` + range(g.rows).map((i) =>
+    `  let row_${i} = r0 + ${i * g.wg}u + lid;\n  let rc_${i} = min(row_${i}, u.T - 1u);\n`
+  ).join("");
+}
+
+/**
+ * Stage tile rows t0 .. t0 + tile of the given [rows, dh] buffers (and per-row scalars) into
+ * workgroup memory, clamping rows past the end (their results are masked). Every invocation
+ * reaches both barriers: the loops around this code have workgroup-uniform bounds.
+ */
+function stage(g: Gen, t0: string, vecs: [string, string][], scalars: [string, string][]): string {
+  const n = g.tile * g.d4;
+  let s = `    workgroupBarrier();\n    for (var e = lid; e < ${n}u; e += ${g.wg}u) {\n`;
+  s += `      let tr = base + min(${t0} + e / ${g.d4}u, u.T - 1u);\n`;
+  for (const [sm, buf] of vecs) s += `      ${sm}[e] = ${ld(g, buf, "tr", `e % ${g.d4}u`)};\n`;
+  s += `    }\n`;
+  if (scalars.length) {
+    s += `    for (var e = lid; e < ${g.tile}u; e += ${g.wg}u) {\n`;
+    s += `      let tr = base + min(${t0} + e, u.T - 1u);\n`;
+    for (const [sm, buf] of scalars) s += `      ${sm}[e] = ${buf}[tr];\n`;
+    s += `    }\n`;
+  }
+  s += `    workgroupBarrier();\n`;
+  for (let t = 0; t < g.tile; t++) {
+    for (let c = 0; c < g.d4; c++) {
+      for (const [sm] of vecs) s += `    let ${sm}_${t}_${c} = ${sm}[${t * g.d4 + c}];\n`;
+    }
+  }
+  return s;
+}
+
+function smem(g: Gen, vecs: string[], scalars: string[] = []): string {
+  return vecs.map((n) => `var<workgroup> ${n}: array<vec4<f32>, ${g.tile * g.d4}>;\n`).join("") +
+    scalars.map((n) => `var<workgroup> ${n}: array<f32, ${g.tile}>;\n`).join("");
+}
+
+/** Loop over key tiles from 0 to the workgroup's last row (forward and dQ). */
+function keyLoop(g: Gen, body: string): string {
+  return `  let jEnd = min(r0 + ${g.wg * g.rows}u, u.T);
+  for (var j0 = 0u; j0 < jEnd; j0 += ${g.tile}u) {
+` + stage(g, "j0", [["kt", "k"], ["vt", "v"]], []) + body + "  }\n";
+}
+
+function fwdWgsl(g: Gen): string {
+  const ts = range(g.tile);
+  let body = "";
+  for (let i = 0; i < g.rows; i++) {
+    for (const t of ts) {
+      const dot = dotAll(g, (c) => `q_${i}_${c}`, (c) => `kt_${t}_${c}`);
+      body += `    let s_${i}_${t} = select(${NEG}, ${dot}, j0 + ${t}u <= row_${i});\n`;
+    }
+    const mx = ts.map((t) => `s_${i}_${t}`).reduce((a, b) => `max(${a}, ${b})`);
+    body += `    let mt_${i} = max(m_${i}, ${mx});\n    let corr_${i} = exp(m_${i} - mt_${i});\n`;
+    for (const t of ts) {
+      body +=
+        `    let p_${i}_${t} = select(0.0, exp(s_${i}_${t} - mt_${i}), j0 + ${t}u <= row_${i});\n`;
+    }
+    body += `    l_${i} = l_${i} * corr_${i} + ${ts.map((t) => `p_${i}_${t}`).join(" + ")};\n`;
+    for (let c = 0; c < g.d4; c++) {
+      const pv = ts.map((t) => `p_${i}_${t} * vt_${t}_${c}`).join(" + ");
+      body += `    a_${i}_${c} = a_${i}_${c} * corr_${i} + ${pv};\n`;
+    }
+    body += `    m_${i} = mt_${i};\n`;
+  }
+  return UNIFORMS + decl(g, 1, "q", "read") + decl(g, 2, "k", "read") + decl(g, 3, "v", "read") +
+    decl(g, 4, "o", "read_write") + scalarDecl(5, "lse", "read_write") + smem(g, ["kt", "vt"]) +
+    entry(g) +
+    perRowChunk(g, (i, c) => `let q_${i}_${c} = ${ld(g, "q", `base + rc_${i}`, c)} * u.scale;`) +
+    perRowChunk(g, (i, c) => `var a_${i}_${c} = vec4<f32>();`) +
+    range(g.rows).map((i) => `  var m_${i} = ${NEG};\n  var l_${i} = 0.0;\n`).join("") +
+    keyLoop(g, body) +
+    range(g.rows).map((i) =>
+      `  if (row_${i} < u.T) {\n    let inv = 1.0 / l_${i};\n` +
+      range(g.d4).map((c) => `    ${st(g, "o", `base + row_${i}`, c, `a_${i}_${c} * inv`)}\n`)
+        .join("") +
+      `    lse[base + row_${i}] = m_${i} + log(l_${i});\n  }\n`
+    ).join("") + "}\n";
+}
+
+function dqWgsl(g: Gen): string {
+  let body = "";
+  for (let i = 0; i < g.rows; i++) {
+    for (let t = 0; t < g.tile; t++) {
+      const s = dotAll(g, (c) => `q_${i}_${c}`, (c) => `kt_${t}_${c}`);
+      const dp = dotAll(g, (c) => `g_${i}_${c}`, (c) => `vt_${t}_${c}`);
+      body += `    let p_${i}_${t} = select(0.0, exp(${s} - li_${i}), j0 + ${t}u <= row_${i});\n`;
+      body += `    let ds_${i}_${t} = p_${i}_${t} * (${dp} - di_${i});\n`;
+    }
+    for (let c = 0; c < g.d4; c++) {
+      const sum = range(g.tile).map((t) => `ds_${i}_${t} * kt_${t}_${c}`).join(" + ");
+      body += `    dq_${i}_${c} += ${sum};\n`;
+    }
+  }
+  return UNIFORMS + decl(g, 1, "q", "read") + decl(g, 2, "k", "read") + decl(g, 3, "v", "read") +
+    decl(g, 4, "dO", "read") + scalarDecl(5, "lse", "read") + scalarDecl(6, "delta", "read") +
+    decl(g, 7, "dq", "read_write") + smem(g, ["kt", "vt"]) + entry(g) +
+    perRowChunk(g, (i, c) => `let q_${i}_${c} = ${ld(g, "q", `base + rc_${i}`, c)} * u.scale;`) +
+    perRowChunk(g, (i, c) => `let g_${i}_${c} = ${ld(g, "dO", `base + rc_${i}`, c)};`) +
+    perRowChunk(g, (i, c) => `var dq_${i}_${c} = vec4<f32>();`) +
+    range(g.rows).map((i) =>
+      `  let li_${i} = lse[base + rc_${i}];\n  let di_${i} = delta[base + rc_${i}];\n`
+    ).join("") + keyLoop(g, body) +
+    range(g.rows).map((i) =>
+      `  if (row_${i} < u.T) {\n` +
+      range(g.d4).map((c) => `    ${st(g, "dq", `base + row_${i}`, c, `dq_${i}_${c} * u.scale`)}\n`)
+        .join("") +
+      "  }\n"
+    ).join("") + "}\n";
+}
+
+/** dK/dV: each invocation owns key rows and walks the query tiles from the workgroup's first. */
+function dkdvWgsl(g: Gen): string {
+  let s = `  for (var i0 = r0; i0 < u.T; i0 += ${g.tile}u) {\n` +
+    stage(g, "i0", [["qt", "q"], ["gt", "dO"]], [["lt", "lse"], ["dt", "delta"]]);
+  for (let i = 0; i < g.rows; i++) {
+    for (let t = 0; t < g.tile; t++) {
+      const sc = dotAll(g, (c) => `k_${i}_${c}`, (c) => `qt_${t}_${c}`);
+      const dp = dotAll(g, (c) => `v_${i}_${c}`, (c) => `gt_${t}_${c}`);
+      s += `    let ok_${i}_${t} = i0 + ${t}u >= row_${i} && i0 + ${t}u < u.T;\n`;
+      s += `    let p_${i}_${t} = select(0.0, exp(${sc} - lt[${t}]), ok_${i}_${t});\n`;
+      s += `    let ds_${i}_${t} = p_${i}_${t} * (${dp} - dt[${t}]);\n`;
+    }
+    for (let c = 0; c < g.d4; c++) {
+      const ts = range(g.tile);
+      s += `    dv_${i}_${c} += ${ts.map((t) => `p_${i}_${t} * gt_${t}_${c}`).join(" + ")};\n`;
+      s += `    dk_${i}_${c} += ${ts.map((t) => `ds_${i}_${t} * qt_${t}_${c}`).join(" + ")};\n`;
+    }
+  }
+  s += "  }\n";
+  return UNIFORMS + decl(g, 1, "q", "read") + decl(g, 2, "k", "read") + decl(g, 3, "v", "read") +
+    decl(g, 4, "dO", "read") + scalarDecl(5, "lse", "read") + scalarDecl(6, "delta", "read") +
+    decl(g, 7, "dk", "read_write") + decl(g, 8, "dv", "read_write") +
+    smem(g, ["qt", "gt"], ["lt", "dt"]) + entry(g) +
+    perRowChunk(g, (i, c) => `let k_${i}_${c} = ${ld(g, "k", `base + rc_${i}`, c)} * u.scale;`) +
+    perRowChunk(g, (i, c) => `let v_${i}_${c} = ${ld(g, "v", `base + rc_${i}`, c)};`) +
+    perRowChunk(g, (i, c) => `var dk_${i}_${c} = vec4<f32>();\n  var dv_${i}_${c} = vec4<f32>();`) +
+    s +
+    range(g.rows).map((i) =>
+      `  if (row_${i} < u.T) {\n` +
+      range(g.d4).map((c) =>
+        `    ${st(g, "dk", `base + row_${i}`, c, `dk_${i}_${c} * u.scale`)}\n` +
+        `    ${st(g, "dv", `base + row_${i}`, c, `dv_${i}_${c}`)}\n`
+      ).join("") + "  }\n"
+    ).join("") + "}\n";
+}
+
+const DELTA: Kernel = {
+  name: "attn_bwd_delta",
+  wgsl: `
+struct U { rows: u32, dh: u32 }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> o: array<f32>;
+@group(0) @binding(2) var<storage, read> dO: array<f32>;
+@group(0) @binding(3) var<storage, read_write> delta: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let r = gid.x + gid.y * nwg.x * 64u;
+  if (r >= u.rows) { return; }
+  var s = 0.0;
+  for (var e = 0u; e < u.dh; e++) { s += o[r * u.dh + e] * dO[r * u.dh + e]; }
+  delta[r] = s;
+}
+`,
+};
+
+const cache = new Map<string, Kernel>();
+
+type Role = "fwd" | "dq" | "dkdv";
+
+function kernel(role: Role, dh: number, t: AttentionTiling): Kernel {
+  const name = `attn_${role}_d${dh}_w${t.wg}_r${t.rows}_t${t.tile}`;
+  let k = cache.get(name);
+  if (!k) {
+    const g: Gen = { ...t, dh, d4: Math.ceil(dh / 4), vec: dh % 4 === 0 };
+    const gen = role === "fwd" ? fwdWgsl : role === "dq" ? dqWgsl : dkdvWgsl;
+    k = { name, wgsl: gen(g) };
+    cache.set(name, k);
+  }
+  return k;
+}
+
+/** The generated WGSL of one kernel (for inspection and experiments). */
+export function attentionWgsl(
+  role: Role,
+  dh: number,
+  t: AttentionVariant | AttentionTiling,
+): string {
+  return kernel(role, dh, typeof t === "string" ? ATTENTION_TILINGS[t] : t).wgsl;
+}
+
+/**
+ * The tiling for a call: an explicit one, else the named or adapter-preferred variant. Blocked
+ * rows shrink above dh = 32 so registers per invocation (and llvmpipe's JIT time, ~15 s for the
+ * three dh = 32 kernels) stay bounded. Throws when the staged tiles exceed workgroup memory.
+ */
+function tiling(
+  rt: Runtime,
+  dh: number,
+  v?: AttentionVariant | AttentionTiling,
+): AttentionTiling {
+  let t: AttentionTiling;
+  if (typeof v === "object") t = v;
+  else {
+    t = ATTENTION_TILINGS[v ?? (rt.ctx.isSoftware ? "blocked" : "tiled")];
+    if (t.rows > 1 && dh > 32) t = { ...t, rows: Math.max(1, Math.floor((t.rows * 32) / dh)) };
+  }
+  const bytes = 2 * t.tile * Math.ceil(dh / 4) * 16 + 2 * t.tile * 4;
+  if (bytes > rt.ctx.limits.maxComputeWorkgroupStorageSize) {
+    throw new Error(`attention: head dim ${dh} needs ${bytes} B of workgroup memory per tile`);
+  }
+  return t;
+}
+
+/** [row blocks, heads folded into y/z] so B·H may exceed the per-dimension limit. */
+function rowGrid(rt: Runtime, a: AttentionArgs, t: AttentionTiling): [number, number, number] {
+  const max = rt.ctx.limits.maxComputeWorkgroupsPerDimension;
+  const bh = a.batch * a.heads;
+  const y = Math.max(1, Math.min(bh, max));
+  return [Math.ceil(a.length / (t.wg * t.rows)), y, Math.ceil(bh / y)];
+}
+
+/** Causal attention forward: o [B, H, T, dh] and lse [B, H, T]. */
+export function attentionGpu(
+  rt: Runtime,
+  q: GpuBuffer,
+  k: GpuBuffer,
+  v: GpuBuffer,
+  args: AttentionArgs,
+  variant?: AttentionVariant | AttentionTiling,
+): { o: GpuBuffer; lse: GpuBuffer } {
+  const { batch, heads, length: T, headDim: dh, scale } = args;
+  const t = tiling(rt, dh, variant);
+  const o = rt.alloc(batch * heads * T * dh * 4);
+  const lse = rt.alloc(batch * heads * T * 4);
+  const uni = [T, batch * heads, scale];
+  rt.dispatch(kernel("fwd", dh, t), [q, k, v, o, lse], uni, rowGrid(rt, args, t), 4);
+  return { o, lse };
+}
+
+/** Causal attention backward from the saved o and lse: dq, dk, dv [B, H, T, dh]. */
+export function attentionGradGpu(
+  rt: Runtime,
+  q: GpuBuffer,
+  k: GpuBuffer,
+  v: GpuBuffer,
+  o: GpuBuffer,
+  lse: GpuBuffer,
+  dO: GpuBuffer,
+  args: AttentionArgs,
+  variant?: AttentionVariant | AttentionTiling,
+): { dq: GpuBuffer; dk: GpuBuffer; dv: GpuBuffer } {
+  const { batch, heads, length: T, headDim: dh, scale } = args;
+  const t = tiling(rt, dh, variant);
+  const n = batch * heads * T * dh;
+  const rows = batch * heads * T;
+  const delta = rt.alloc(rows * 4);
+  const groups = Math.ceil(rows / 64);
+  const gx = Math.max(1, Math.min(groups, rt.ctx.limits.maxComputeWorkgroupsPerDimension));
+  rt.dispatch(DELTA, [o, dO, delta], [rows, dh], [gx, Math.ceil(groups / gx)]);
+  const dq = rt.alloc(n * 4), dk = rt.alloc(n * 4), dv = rt.alloc(n * 4);
+  const uni = [T, batch * heads, scale];
+  const grid = rowGrid(rt, args, t);
+  rt.dispatch(kernel("dkdv", dh, t), [q, k, v, dO, lse, delta, dk, dv], uni, grid, 4);
+  rt.dispatch(kernel("dq", dh, t), [q, k, v, dO, lse, delta, dq], uni, grid, 4);
+  rt.release(delta);
+  return { dq, dk, dv };
+}
