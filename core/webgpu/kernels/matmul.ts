@@ -1,0 +1,140 @@
+/**
+ * Batched matmul on WebGPU: picks a kernel variant per call and records its dispatches.
+ * Transposed operands are read in place (the kernels index them as stored; nothing is
+ * materialised), batch strides may be 0 to broadcast one matrix, and any size works (tails are
+ * clamped on load and masked on store). Software adapters get the unrolled register-block
+ * kernels of matmul_sw.ts, hardware GPUs the shared-memory tiles of matmul_tiled.ts.
+ */
+import type { MatmulArgs } from "../../backend.ts";
+import type { GpuBuffer, Kernel, Runtime } from "../runtime.ts";
+import {
+  type OperandMode,
+  SW_WG_X,
+  SW_WG_Y,
+  swKernelName,
+  swKernelWgsl,
+  type SwVariant,
+} from "./matmul_sw.ts";
+import { tiledGrid, tiledKernelName, tiledKernelWgsl, type TiledVariant } from "./matmul_tiled.ts";
+
+export interface MatmulGpuOptions {
+  /** Force a kernel family (tests cover both on one adapter); default from rt.ctx.isSoftware. */
+  family?: "software" | "tiled";
+}
+
+const kernels = new Map<string, Kernel>();
+
+function kernel(name: string, wgsl: () => string): Kernel {
+  let k = kernels.get(name);
+  if (!k) kernels.set(name, k = { name, wgsl: wgsl() });
+  return k;
+}
+
+/** What one matmul call dispatches: the kernel, its grid and the (possibly folded) sizes. */
+export interface MatmulPlan {
+  kernel: Kernel;
+  /** Workgroups along x and y; z is the batch. */
+  grid: [number, number];
+  batch: number;
+  m: number;
+  aStride: number;
+  bStride: number;
+}
+
+/** Choose the kernel variant for a call (exported so benchmarks can name what they time). */
+export function planMatmul(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions = {}): MatmulPlan {
+  let { batch, m } = args;
+  const { n, k, transA, transB } = args;
+  // One matrix: strides are irrelevant (and must not spoil the vec4 alignment checks).
+  let aStride = batch > 1 ? args.aBatchStride : 0;
+  const bStride = batch > 1 ? args.bBatchStride : 0;
+  // A shared B against contiguous plain A matrices is one tall matmul: fewer row tails and
+  // bigger blocks (the linear layer on [batch, tokens, features]).
+  if (batch > 1 && bStride === 0 && !transA && aStride === m * k) {
+    m *= batch;
+    batch = 1;
+    aStride = 0;
+  }
+  const family = opts.family ?? (rt.ctx.isSoftware ? "software" : "tiled");
+  if (family === "software") {
+    const v = chooseSw(batch, m, n, k, transA, transB, aStride, bStride);
+    return {
+      kernel: kernel(swKernelName(v), () => swKernelWgsl(v)),
+      grid: [Math.ceil(n / v.tn / SW_WG_X), Math.ceil(m / v.tm / SW_WG_Y)],
+      batch,
+      m,
+      aStride,
+      bStride,
+    };
+  }
+  // Few output tiles leave most of a GPU idle with 64x64 tiles: use 32x32 there.
+  const tiles64 = batch * Math.ceil(m / 64) * Math.ceil(n / 64);
+  const v: TiledVariant = { tile: tiles64 >= 256 ? 64 : 32, transA, transB };
+  return {
+    kernel: kernel(tiledKernelName(v), () => tiledKernelWgsl(v)),
+    grid: tiledGrid(v, m, n),
+    batch,
+    m,
+    aStride,
+    bStride,
+  };
+}
+
+/**
+ * C[i] = op(A[i]) · op(B[i]) for i < batch, as MatmulArgs defines (A stored [k, m] when transA,
+ * B stored [n, k] when transB, batch strides in elements). Returns a new [batch, m, n] buffer.
+ */
+export function matmulGpu(
+  rt: Runtime,
+  a: GpuBuffer,
+  b: GpuBuffer,
+  args: MatmulArgs,
+  opts: MatmulGpuOptions = {},
+): GpuBuffer {
+  const out = rt.alloc(4 * Math.max(1, args.batch * args.m * args.n));
+  if (args.batch === 0 || args.m === 0 || args.n === 0) return out;
+  const p = planMatmul(rt, args, opts);
+  const maxZ = rt.ctx.limits.maxComputeWorkgroupsPerDimension;
+  for (let b0 = 0; b0 < p.batch; b0 += maxZ) {
+    const nb = Math.min(maxZ, p.batch - b0);
+    const uniforms = [p.m, args.n, args.k, p.aStride, p.bStride, b0];
+    rt.dispatch(p.kernel, [a, b, out], uniforms, [p.grid[0], p.grid[1], nb]);
+  }
+  return out;
+}
+
+/**
+ * Software variant: vec4 loads where the operand's contiguous dimension and batch stride are
+ * multiples of 4, and the biggest register block that still leaves enough invocations to keep
+ * both llvmpipe threads busy. 32x32 (about 35 GFLOP/s at 1024^3, but 5 s of LLVM JIT on first
+ * use) only for vectorised operands; unaligned shapes are rare (small input projections) and
+ * get 16x16 or 8x8, which compile in about 1 s / 0.3 s.
+ */
+function chooseSw(
+  batch: number,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+  aStride: number,
+  bStride: number,
+): SwVariant {
+  const aAligned = aStride % 4 === 0 && (transA ? m % 4 === 0 : k % 4 === 0);
+  const bAligned = bStride % 4 === 0 && (transB ? k % 4 === 0 : n % 4 === 0);
+  const aMode: OperandMode = !aAligned ? "s" : transA ? "o4" : "k4";
+  const bMode: OperandMode = !bAligned ? "s" : transB ? "k4" : "o4";
+  const lanes = (t: number) => batch * Math.ceil(m / t) * Math.ceil(n / t);
+  // 64 invocations = 2 workgroups of 32 per llvmpipe thread at least.
+  const t = aAligned && bAligned && lanes(32) >= 64 ? 32 : lanes(16) >= 64 ? 16 : 8;
+  return {
+    tm: t,
+    tn: t,
+    aMode,
+    bMode,
+    transA,
+    transB,
+    k4: k % 4 === 0,
+    c4: n % 4 === 0,
+  };
+}

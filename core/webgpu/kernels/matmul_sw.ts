@@ -1,0 +1,168 @@
+/**
+ * Matmul WGSL for software adapters (llvmpipe/lavapipe). llvmpipe runs 8 invocations as the lanes
+ * of one AVX2 vector and compiles every storage-buffer load into a loop over the lanes (exec-mask
+ * test, bounds check and one scalar insert per component: ~250 instructions per vec4 load of 8
+ * lanes, measured with perf on Mesa 22.3), while an f32 FMA is a vmulps + vaddps pair. Loads are
+ * what costs (60-75% of the time), so each invocation computes a TM x TN block with fully
+ * unrolled named accumulators (private arrays are about 2x slower there), loads operands as vec4
+ * where the layout allows (one lane loop fetches four values) and applies all k-steps of a loaded
+ * vec4 to one accumulator in a row (one spill reload/store per four FMAs), and uses no shared
+ * memory (a barrier is a coroutine switch and shared loads take the same per-lane loop).
+ */
+
+/** How an operand is fetched: vec4 along k, vec4 along its outer dim (m or n), or scalars. */
+export type OperandMode = "k4" | "o4" | "s";
+
+export interface SwVariant {
+  tm: number;
+  tn: number;
+  aMode: OperandMode;
+  bMode: OperandMode;
+  /** A is stored [k, m] / B is stored [n, k]. */
+  transA: boolean;
+  transB: boolean;
+  /** k is a multiple of 4: the k loop advances 4 at a time. */
+  k4: boolean;
+  /** n is a multiple of 4 (and tn too): C rows are written as vec4. */
+  c4: boolean;
+}
+
+/**
+ * Workgroup shape: 8 invocations along n (one AVX2 vector) by SW_WG_Y. Measured at 1024^3 with
+ * 32x32 blocks: y = 4, 8 and 16 all give ~35 GFLOP/s; y = 1 or 2 ran 2-7x slower.
+ */
+export const SW_WG_X = 8;
+export const SW_WG_Y = 4;
+
+export function swKernelName(v: SwVariant): string {
+  return `matmul_sw_${v.tm}x${v.tn}_a${v.transA ? "T" : "N"}${v.aMode}_b${v.transB ? "T" : "N"}` +
+    `${v.bMode}_k${v.k4 ? 4 : 1}_c${v.c4 ? 4 : 1}`;
+}
+
+/**
+ * WGSL for one variant; uniforms m, n, k, aStride, bStride, batch0 (u32), storage bindings A, B
+ * (read) and C (read_write). Out-of-range rows and columns of a block are clamped to the last valid
+ * one for loading (so every load is in bounds and the loop stays branch-free) and masked when
+ * storing. Dispatch: x covers n / tn blocks in groups of SW_WG_X, y covers m / tm
+ * blocks in groups of SW_WG_Y, z the batch.
+ */
+export function swKernelWgsl(v: SwVariant): string {
+  const { tm, tn, aMode, bMode, transA, transB } = v;
+  const ks = v.k4 ? 4 : 1;
+  const L: string[] = [];
+  const aVec = aMode !== "s";
+  const bVec = bMode !== "s";
+  L.push(`struct U { m: u32, n: u32, k: u32, aStride: u32, bStride: u32, batch0: u32 }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> A: array<${aVec ? "vec4<f32>" : "f32"}>;
+@group(0) @binding(2) var<storage, read> B: array<${bVec ? "vec4<f32>" : "f32"}>;
+@group(0) @binding(3) var<storage, read_write> C: array<${v.c4 ? "vec4<f32>" : "f32"}>;
+
+@compute @workgroup_size(${SW_WG_X}, ${SW_WG_Y})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let m = u.m; let n = u.n; let k = u.k;
+  let i0 = gid.y * ${tm}u;
+  let j0 = gid.x * ${tn}u;
+  if (i0 >= m || j0 >= n) { return; }
+  let bt = gid.z + u.batch0;`);
+  // Base offsets in units of the array element (vec4 bases need stride % 4 == 0, checked by
+  // the caller).
+  L.push(`  let aBase = bt * u.aStride${aVec ? " / 4u" : ""};`);
+  L.push(`  let bBase = bt * u.bStride${bVec ? " / 4u" : ""};`);
+  // Per-row / per-column base indices (clamped), hoisted out of the k loop.
+  // A element (i, p): notrans i * k + p, trans p * m + i. B element (p, j): notrans p * n + j,
+  // trans j * k + p.
+  if (aMode === "o4") {
+    for (let r = 0; r < tm / 4; r++) {
+      L.push(`  let ra${r} = aBase + min(i0 / 4u + ${r}u, m / 4u - 1u);`);
+    }
+  } else {
+    for (let r = 0; r < tm; r++) {
+      const row = `min(i0 + ${r}u, m - 1u)`;
+      if (aMode === "k4") L.push(`  let ra${r} = aBase + ${row} * (k / 4u);`);
+      else L.push(`  let ra${r} = aBase + ${transA ? row : `${row} * k`};`);
+    }
+  }
+  if (bMode === "o4") {
+    for (let c = 0; c < tn / 4; c++) {
+      L.push(`  let cb${c} = bBase + min(j0 / 4u + ${c}u, n / 4u - 1u);`);
+    }
+  } else {
+    for (let c = 0; c < tn; c++) {
+      const col = `min(j0 + ${c}u, n - 1u)`;
+      if (bMode === "k4") L.push(`  let cb${c} = bBase + ${col} * (k / 4u);`);
+      else L.push(`  let cb${c} = bBase + ${transB ? `${col} * k` : col};`);
+    }
+  }
+  for (let r = 0; r < tm; r++) {
+    L.push("  " + range(tn).map((c) => `var c${r}_${c} = 0.0;`).join(" "));
+  }
+  L.push(`  for (var p = 0u; p < k; p += ${ks}u) {`);
+  // Loads: produce expressions aE(r, q) and bE(q, c) for the ks k-steps of this iteration.
+  const aE: string[][] = range(tm).map(() => []);
+  const bE: string[][] = range(ks).map(() => []);
+  for (let q = 0; q < ks; q++) {
+    const pq = q === 0 ? "p" : `(p + ${q}u)`;
+    if (aMode === "k4") {
+      if (q === 0) { for (let r = 0; r < tm; r++) L.push(`    let a${r} = A[ra${r} + p / 4u];`); }
+      for (let r = 0; r < tm; r++) aE[r][q] = `a${r}.${"xyzw"[q]}`;
+    } else if (aMode === "o4") {
+      for (let r = 0; r < tm / 4; r++) L.push(`    let a${q}_${r} = A[ra${r} + ${pq} * (m / 4u)];`);
+      for (let r = 0; r < tm; r++) aE[r][q] = `a${q}_${r >> 2}.${"xyzw"[r & 3]}`;
+    } else {
+      for (let r = 0; r < tm; r++) {
+        const idx = transA ? `ra${r} + ${pq} * m` : `ra${r} + ${pq}`;
+        L.push(`    let a${q}_${r} = A[${idx}];`);
+        aE[r][q] = `a${q}_${r}`;
+      }
+    }
+    if (bMode === "k4") {
+      if (q === 0) { for (let c = 0; c < tn; c++) L.push(`    let b${c} = B[cb${c} + p / 4u];`); }
+      for (let c = 0; c < tn; c++) bE[q][c] = `b${c}.${"xyzw"[q]}`;
+    } else if (bMode === "o4") {
+      for (let c = 0; c < tn / 4; c++) L.push(`    let b${q}_${c} = B[cb${c} + ${pq} * (n / 4u)];`);
+      for (let c = 0; c < tn; c++) bE[q][c] = `b${q}_${c >> 2}.${"xyzw"[c & 3]}`;
+    } else {
+      for (let c = 0; c < tn; c++) {
+        const idx = transB ? `cb${c} + ${pq}` : `cb${c} + ${pq} * n`;
+        L.push(`    let b${q}_${c} = B[${idx}];`);
+        bE[q][c] = `b${q}_${c}`;
+      }
+    }
+  }
+  // Each accumulator takes all ks updates in a row: one spill reload and store per ks FMAs.
+  for (let r = 0; r < tm; r++) {
+    for (let c = 0; c < tn; c++) {
+      let e = `c${r}_${c}`;
+      for (let q = 0; q < ks; q++) e = `fma(${aE[r][q]}, ${bE[q][c]}, ${e})`;
+      L.push(`    c${r}_${c} = ${e};`);
+    }
+  }
+  L.push("  }");
+  // Stores, masked to the valid rows and columns.
+  L.push(`  let cBase = bt * m * n;`);
+  for (let r = 0; r < tm; r++) {
+    const row = `i0 + ${r}u`;
+    L.push(`  if (${row} < m) {`);
+    if (v.c4) {
+      for (let c = 0; c < tn / 4; c++) {
+        const vals = range(4).map((e) => `c${r}_${4 * c + e}`).join(", ");
+        L.push(
+          `    if (j0 + ${4 * c}u < n) { C[(cBase + (${row}) * n + j0) / 4u + ${c}u] = ` +
+            `vec4<f32>(${vals}); }`,
+        );
+      }
+    } else {
+      for (let c = 0; c < tn; c++) {
+        L.push(`    if (j0 + ${c}u < n) { C[cBase + (${row}) * n + j0 + ${c}u] = c${r}_${c}; }`);
+      }
+    }
+    L.push("  }");
+  }
+  L.push("}");
+  return L.join("\n") + "\n";
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
