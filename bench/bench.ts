@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { webgpuBackend } from "../core/device_select.ts";
 import { benchAttention } from "./attention.ts";
+import { benchFusedVsUnfused } from "./attention_unfused.ts";
 import { benchMatmul } from "./matmul.ts";
 import { benchOverhead } from "./overhead.ts";
 import { benchScan } from "./scan.ts";
@@ -92,6 +93,12 @@ if (rt && only.has("attention")) {
   const rows = await benchAttention(rt, { cpu: !args.quick, reps: args.quick ? 1 : 3 });
   out.attention = rows;
   table("causal attention", rows as unknown as Record<string, unknown>[]);
+  const fu = await benchFusedVsUnfused(gpu!, args.quick);
+  out.attention_fused_vs_unfused = fu;
+  table(
+    "attention fwd+bwd through the op layer: fused kernel vs unfused composition (ms)",
+    fu as unknown as Record<string, unknown>[],
+  );
 }
 if (only.has("train")) {
   const rows = await benchTrainStep(args.quick);

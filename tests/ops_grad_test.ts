@@ -1,6 +1,8 @@
 /** A finite-difference gradient check for every differentiable op, on odd shapes with broadcasting. */
 import * as op from "../core/ops/mod.ts";
-import { fromInts } from "../core/create.ts";
+import assert from "node:assert/strict";
+import { backward } from "../core/autograd.ts";
+import { fromArray, fromInts } from "../core/create.ts";
 import { cpuBackend } from "../core/device_select.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { gradCheck, posData, randData } from "./grad_util.ts";
@@ -150,4 +152,30 @@ Deno.test("grad: causalAttention", () => {
     S(sh, randData(60, 37)),
     S(sh, randData(60, 38)),
   ]);
+});
+
+Deno.test("causalAttention equals its unfused composition (values and gradients)", async () => {
+  const be = cpuBackend();
+  const sh = [2, 3, 7, 4];
+  gradCheck("unfused attention", (q, k, v) => op.causalAttentionUnfused(q, k, v), [
+    S(sh, randData(168, 40)),
+    S(sh, randData(168, 41)),
+    S(sh, randData(168, 42)),
+  ]);
+  const run = (f: typeof op.causalAttention) => {
+    const xs = [40, 41, 42].map((seed) => {
+      const t = fromArray(randData(168, seed), sh, be);
+      t.requiresGrad = true;
+      return t;
+    });
+    const y = f(xs[0], xs[1], xs[2]);
+    backward(op.sum(op.mul(y, fromArray(randData(168, 43), sh, be))));
+    return [y, ...xs.map((x) => x.grad!)];
+  };
+  const fused = run(op.causalAttention), unfused = run(op.causalAttentionUnfused);
+  for (let i = 0; i < 4; i++) {
+    const a = await fused[i].data(), b = await unfused[i].data();
+    // Both are f32 evaluations of the same softmax; they differ by rounding only.
+    a.forEach((v, j) => assert.ok(Math.abs(v - b[j]) < 1e-5, `output ${i}[${j}]: ${v} vs ${b[j]}`));
+  }
 });

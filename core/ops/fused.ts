@@ -7,7 +7,11 @@ import { backendOf } from "../autograd.ts";
 import { isGradEnabled } from "../autograd.ts";
 import type { DeviceBuffer, ScanArgs, ScanInputs } from "../backend.ts";
 import { fmt } from "../shape.ts";
+import { fromArray } from "../create.ts";
 import { Tensor } from "../tensor.ts";
+import { add, mul } from "./elementwise.ts";
+import { matmul, matmulT } from "./matmul.ts";
+import { softmax } from "./nn_ops.ts";
 
 function expectShape(op: string, what: string, t: Tensor, shape: readonly number[]): void {
   if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
@@ -194,4 +198,20 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, scale?: number)
     );
     return [wrap(q, g.dq, q.shape), wrap(q, g.dk, q.shape), wrap(q, g.dv, q.shape)];
   });
+}
+
+/**
+ * The same attention composed from primitive ops (matmul, additive causal mask, softmax,
+ * matmul): the oracle for the fused kernel and the baseline it is measured against. It stores
+ * the [B, H, T, T] scores, which the fused kernel never does.
+ */
+export function causalAttentionUnfused(q: Tensor, k: Tensor, v: Tensor, scale?: number): Tensor {
+  const [, , T, dh] = q.shape;
+  const mask = new Float32Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) mask[i * T + j] = -1e30;
+  const scores = add(
+    mul(matmulT(q, k, false, true), scale ?? 1 / Math.sqrt(dh)),
+    fromArray(mask, [T, T], q.backend),
+  );
+  return matmul(softmax(scores), v);
 }
