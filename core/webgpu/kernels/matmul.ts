@@ -7,6 +7,7 @@
  */
 import type { MatmulArgs } from "../../backend.ts";
 import type { GpuBuffer, Kernel, Runtime } from "../runtime.ts";
+import { copyGpu } from "./copy.ts";
 import {
   type OperandMode,
   SW_WG_X,
@@ -91,6 +92,26 @@ export function matmulGpu(
   args: MatmulArgs,
   opts: MatmulGpuOptions = {},
 ): GpuBuffer {
+  if (args.transA && (opts.family ?? (rt.ctx.isSoftware ? "software" : "tiled")) === "software") {
+    // Mesa 22.3's llvmpipe keeps ~1.4 MB of host memory per dispatch of the transposed-A
+    // register-blocked kernels (measured: RSS grows linearly with calls, the pool stays flat),
+    // which exhausts memory over a long run. Materialising Aᵀ with a strided copy costs one
+    // memory pass and does not leak.
+    const { batch, m, k, aBatchStride } = args;
+    const at = rt.alloc(4 * Math.max(1, (aBatchStride === 0 ? 1 : batch) * m * k));
+    const nb = aBatchStride === 0 ? 1 : batch;
+    copyGpu(rt, a, { offset: 0, strides: [aBatchStride, 1, m] }, at, {
+      offset: 0,
+      strides: [m * k, k, 1],
+    }, [nb, m, k]);
+    const out = matmulGpu(rt, at, b, {
+      ...args,
+      transA: false,
+      aBatchStride: aBatchStride === 0 ? 0 : m * k,
+    }, opts);
+    rt.release(at);
+    return out;
+  }
   const out = rt.alloc(4 * Math.max(1, args.batch * args.m * args.n));
   if (args.batch === 0 || args.m === 0 || args.n === 0) return out;
   const p = planMatmul(rt, args, opts);
