@@ -41,8 +41,8 @@ interface Preset {
 const PRESETS: Record<string, Preset> = {
   quick: {
     description:
-      "d=6, k=2 (smaller than the paper's d=10 so it fits 15 minutes on a CPU), 2 layers, width 64",
-    nDims: 6,
+      "d=4, k=2, N=40 (smaller than the paper's d=10, N=140 so it fits 15 minutes on a 2-core CPU), 2 layers, width 64, 1000 steps",
+    nDims: 4,
     k: 2,
     nPoints: 40,
     width: 64,
@@ -50,8 +50,8 @@ const PRESETS: Record<string, Preset> = {
     heads: 4,
     batch: 32,
     lr: 1e-3,
-    steps: 3000,
-    evalEvery: 250,
+    steps: 1000,
+    evalEvery: 100,
     evalPrompts: 1280,
     curvePrompts: 256,
     checkpointEvery: 0,
@@ -117,6 +117,11 @@ const flags = parseCli(
       default: false,
       help: "print summary.json as the last line of stdout",
     },
+    control: {
+      type: "boolean",
+      default: false,
+      help: "also train every model on the k=1 control (y = one hidden bit) and report it",
+    },
   },
 );
 
@@ -147,7 +152,6 @@ const outDir = flags.out ?? `runs/parity-${timestamp()}`;
 
 const backend = await initBackend(backendKind);
 await Deno.mkdir(outDir, { recursive: true });
-const task = new SparseParity({ nDims: p.nDims, nPoints: p.nPoints, k: p.k });
 const chance = parityNoContextChance(p.nDims, p.k);
 const lateFrom = Math.floor(p.nPoints * 0.75);
 const paperSize = p.nDims === 10 && p.k === 2 && p.nPoints === 140;
@@ -182,114 +186,133 @@ interface Row {
 }
 
 const rows: Row[] = [];
-for (const seed of seeds) {
-  const curveSet = evalBatches(task, { prompts: p.curvePrompts, seed: 10_000 + seed });
-  const finalSet = evalBatches(task, { prompts: p.evalPrompts, seed: 20_000 + seed });
-  for (const arch of p.models) {
-    const cfg: ModelConfig = {
-      arch,
-      dModel: p.width,
-      nLayer: p.layers,
-      nHead: arch === "mamba" || arch === "s4mamba" ? undefined : p.heads,
-      tokenDim: task.tokenDim,
-      outDim: 1,
-      maxLen: 2 * p.nPoints,
-    };
-    const model = makeModel(cfg, { seed, backend });
-    const label = `${arch} seed ${seed}`;
-    const runDir = `${outDir}/${arch}-seed${seed}`;
-    await Deno.mkdir(runDir, { recursive: true });
-    await writeAtomic(
-      `${runDir}/config.json`,
-      JSON.stringify({ experiment: NAME, preset: flags.preset, ...p, model: cfg }, null, 2),
-    );
-    const curve: { step: number; accuracy: number }[] = [];
-    let error: string | undefined;
-    let steps = 0, seconds = 0;
-    try {
-      const res = await train(model, task, backend, {
-        steps: p.steps,
-        batch: p.batch,
-        lr: p.lr,
-        schedule: constantSchedule(p.lr),
-        clip: 10,
+const controlRows: Row[] = [];
+const variants = [{ k: p.k, out: rows, tag: "" }];
+if (flags.control) variants.push({ k: 1, out: controlRows, tag: "-k1" });
+for (const { k, out, tag } of variants) {
+  for (const seed of seeds) {
+    const task = new SparseParity({ nDims: p.nDims, nPoints: p.nPoints, k });
+    const curveSet = evalBatches(task, { prompts: p.curvePrompts, seed: 10_000 + seed });
+    const finalSet = evalBatches(task, { prompts: p.evalPrompts, seed: 20_000 + seed });
+    for (const arch of p.models) {
+      const cfg: ModelConfig = {
+        arch,
+        dModel: p.width,
+        nLayer: p.layers,
+        nHead: arch === "mamba" || arch === "s4mamba" ? undefined : p.heads,
+        tokenDim: task.tokenDim,
+        outDim: 1,
+        maxLen: 2 * p.nPoints,
+      };
+      const model = makeModel(cfg, { seed, backend });
+      const label = `${arch}${tag ? " k=1 control" : ""} seed ${seed}`;
+      const runDir = `${outDir}/${arch}${tag}-seed${seed}`;
+      await Deno.mkdir(runDir, { recursive: true });
+      await writeAtomic(
+        `${runDir}/config.json`,
+        JSON.stringify({ experiment: NAME, preset: flags.preset, ...p, model: cfg }, null, 2),
+      );
+      const curve: { step: number; accuracy: number }[] = [];
+      let error: string | undefined;
+      let steps = 0, seconds = 0;
+      try {
+        const res = await train(model, task, backend, {
+          steps: p.steps,
+          batch: p.batch,
+          lr: p.lr,
+          schedule: constantSchedule(p.lr),
+          clip: 10,
+          seed,
+          logEvery: 25,
+          evalEvery: p.evalEvery,
+          onEval: async (step) => {
+            const r = await evaluateModel(model, task, curveSet, backend);
+            const acc = rangeMean(r, lateFrom, p.nPoints).value;
+            curve.push({ step, accuracy: acc });
+            return { accuracy: acc };
+          },
+          runDir,
+          checkpointEvery: p.checkpointEvery,
+          resume: flags.resume,
+          label,
+          config: { model: cfg },
+        });
+        steps = res.steps;
+        seconds = res.seconds;
+      } catch (e) {
+        if (!(e instanceof NonFiniteLossError)) throw e;
+        error = e.message;
+        console.error(e.message);
+      }
+      const final = await evaluateModel(model, task, finalSet, backend, seed);
+      const late = rangeMean(final, lateFrom, p.nPoints, seed);
+      out.push({
+        model: arch,
         seed,
-        logEvery: 25,
-        evalEvery: p.evalEvery,
-        onEval: async (step) => {
-          const r = await evaluateModel(model, task, curveSet, backend);
-          const acc = rangeMean(r, lateFrom, p.nPoints).value;
-          curve.push({ step, accuracy: acc });
-          return { accuracy: acc };
-        },
-        runDir,
-        checkpointEvery: p.checkpointEvery,
-        resume: flags.resume,
-        label,
-        config: { model: cfg },
+        params: model.numParams(),
+        flops: trainingFlops(cfg, 2 * p.nPoints) * p.batch * steps,
+        steps,
+        seconds,
+        metric: `accuracy (positions ${lateFrom + 1}-${p.nPoints})`,
+        value: late.value,
+        ci: late.ci,
+        curve,
+        perPosition: Array.from(final.stats.mean),
+        error,
       });
-      steps = res.steps;
-      seconds = res.seconds;
-    } catch (e) {
-      if (!(e instanceof NonFiniteLossError)) throw e;
-      error = e.message;
-      console.error(e.message);
+      model.dispose();
+      const last = out[out.length - 1];
+      console.log(
+        `  ${label}: late accuracy ${last.value.toFixed(3)} [${
+          last.ci.map((v) => v.toFixed(3)).join(", ")
+        }] after ${steps} steps, ${fmtTime(seconds)}`,
+      );
     }
-    const final = await evaluateModel(model, task, finalSet, backend, seed);
-    const late = rangeMean(final, lateFrom, p.nPoints, seed);
-    rows.push({
-      model: arch,
-      seed,
-      params: model.numParams(),
-      flops: trainingFlops(cfg, 2 * p.nPoints) * p.batch * steps,
-      steps,
-      seconds,
-      metric: `accuracy (positions ${lateFrom + 1}-${p.nPoints})`,
-      value: late.value,
-      ci: late.ci,
-      curve,
-      perPosition: Array.from(final.stats.mean),
-      error,
-    });
-    model.dispose();
-    const last = rows[rows.length - 1];
+  }
+}
+
+// Tables, aggregated over seeds.
+function aggregate(rs: Row[]) {
+  const byModel = new Map<string, Row[]>();
+  for (const r of rs) byModel.set(r.model, [...(byModel.get(r.model) ?? []), r]);
+  return [...byModel.entries()].map(([model, rs]) => {
+    const vals = rs.map((r) => r.value);
+    return {
+      model,
+      params: rs[0].params,
+      flops: rs[0].flops,
+      steps: rs[0].steps,
+      seconds: rs.reduce((s, r) => s + r.seconds, 0) / rs.length,
+      metric: rs[0].metric,
+      value: vals.reduce((s, v) => s + v, 0) / vals.length,
+      ci: rs.length === 1 ? rs[0].ci : [Math.min(...vals), Math.max(...vals)] as [number, number],
+      seeds: rs.map((r) => ({ seed: r.seed, value: r.value, ci: r.ci })),
+    };
+  });
+}
+
+function printTable(title: string, agg: ReturnType<typeof aggregate>): void {
+  console.log(`\n${title}`);
+  console.log("| model | params | train FLOPs | steps | wall time | late accuracy | interval |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | --- |");
+  for (const a of agg) {
+    const interval = a.ci.map((v) => v.toFixed(3)).join(", ");
+    const kind = seeds.length > 1 ? "min-max over seeds" : "bootstrap 5-95%";
     console.log(
-      `  ${label}: late accuracy ${last.value.toFixed(3)} [${
-        last.ci.map((v) => v.toFixed(3)).join(", ")
-      }] after ${steps} steps, ${fmtTime(seconds)}`,
+      `| ${a.model} | ${a.params.toLocaleString("en-US")} | ${
+        a.flops.toExponential(2)
+      } | ${a.steps} | ` +
+        `${fmtTime(a.seconds)} | ${a.value.toFixed(3)} | [${interval}] (${kind}) |`,
     );
   }
 }
 
-// Table, aggregated over seeds.
-const byModel = new Map<string, Row[]>();
-for (const r of rows) byModel.set(r.model, [...(byModel.get(r.model) ?? []), r]);
-const agg = [...byModel.entries()].map(([model, rs]) => {
-  const vals = rs.map((r) => r.value);
-  const mean = vals.reduce((s, v) => s + v, 0) / vals.length;
-  return {
-    model,
-    params: rs[0].params,
-    flops: rs[0].flops,
-    steps: rs[0].steps,
-    seconds: rs.reduce((s, r) => s + r.seconds, 0) / rs.length,
-    metric: rs[0].metric,
-    value: mean,
-    ci: rs.length === 1 ? rs[0].ci : [Math.min(...vals), Math.max(...vals)] as [number, number],
-    seeds: rs.map((r) => ({ seed: r.seed, value: r.value, ci: r.ci })),
-  };
-});
-console.log("");
-console.log("| model | params | train FLOPs | steps | wall time | late accuracy | interval |");
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | --- |");
-for (const a of agg) {
-  console.log(
-    `| ${a.model} | ${a.params.toLocaleString("en-US")} | ${
-      a.flops.toExponential(2)
-    } | ${a.steps} | ${fmtTime(a.seconds)} | ${a.value.toFixed(3)} | [${
-      a.ci.map((v) => v.toFixed(3)).join(", ")
-    }]${seeds.length > 1 ? " (min-max over seeds)" : " (bootstrap 5-95%)"} |`,
-  );
+const agg = aggregate(rows);
+printTable(`sparse parity d=${p.nDims}, k=${p.k}, N=${p.nPoints}`, agg);
+const controlAgg = aggregate(controlRows);
+if (controlAgg.length) {
+  const c1 = parityNoContextChance(p.nDims, 1).accuracy.toFixed(3);
+  printTable(`control: k=1 (y is one hidden bit), no-context chance ${c1}`, controlAgg);
 }
 const acc = (m: string) => agg.find((a) => a.model === m)?.value;
 const mamba = acc("mamba"), transformer = acc("transformer"), mf = acc("mambaformer");
@@ -350,7 +373,10 @@ const summary = {
   backend: backend.description,
   chance: chance.accuracy,
   models: agg,
-  runs: rows.map(({ curve, perPosition: _pp, ...r }) => ({ ...r, curve })),
+  control: controlAgg.length
+    ? { k: 1, chance: parityNoContextChance(p.nDims, 1).accuracy, models: controlAgg }
+    : null,
+  runs: [...rows, ...controlRows].map(({ curve, perPosition: _pp, ...r }) => ({ ...r, curve })),
   verdict,
 };
 await writeAtomic(`${outDir}/summary.json`, JSON.stringify(summary, null, 2));
