@@ -316,25 +316,30 @@ if (controlAgg.length) {
 }
 const acc = (m: string) => agg.find((a) => a.model === m)?.value;
 const mamba = acc("mamba"), transformer = acc("transformer"), mf = acc("mambaformer");
+// "Near chance" is judged against the no-context level, which depends on d and k: it is
+// 0.555 at the paper's d=10, k=2 (where the issue's 0.60 bar sits 0.045 above it) but 0.625
+// at d=4, k=2, above any fixed 0.60 bar. So the bar is max(0.60, chance + 0.05).
+const nearChanceBar = Math.max(0.6, chance.accuracy + 0.05);
 let verdict: string;
 if (mamba === undefined || transformer === undefined) {
   verdict = "incomplete: the verdict needs both mamba and transformer";
 } else {
-  const mambaLearns = mamba >= 0.95, tfChance = transformer <= 0.6;
+  const mambaLearns = mamba >= 0.95, tfChance = transformer <= nearChanceBar;
   const mfPart = mf === undefined
     ? ""
     : `, MambaFormer ${mf.toFixed(3)} (${mf >= 0.95 ? "learns" : "does not learn"})`;
   verdict = (mambaLearns && tfChance ? "REPRODUCED" : "NOT REPRODUCED") +
     `: Mamba ${mamba.toFixed(3)} (${mambaLearns ? "≥" : "<"} 0.95)${mfPart}, Transformer ${
       transformer.toFixed(3)
-    } (${tfChance ? "≤" : ">"} 0.60); no-context chance ${chance.accuracy.toFixed(3)}`;
+    } (${tfChance ? "≤" : ">"} ${nearChanceBar.toFixed(3)} = max(0.60, no-context chance ${
+      chance.accuracy.toFixed(3)
+    } + 0.05))`;
 }
 console.log(`\nverdict: ${verdict}`);
 
 // Figures.
 const curveSvg = errorCurveSvg({
-  title:
-    `In-context sparse parity (d=${p.nDims}, k=${p.k}, N=${p.nPoints}): late-position accuracy during training`,
+  title: `Sparse parity d=${p.nDims}, k=${p.k}, N=${p.nPoints}: late-position accuracy`,
   xLabel: "training step",
   yLabel: "accuracy",
   series: [
@@ -354,7 +359,7 @@ const curveSvg = errorCurveSvg({
 });
 await writeAtomic(`${outDir}/learning_curves.svg`, curveSvg);
 const posSvg = errorCurveSvg({
-  title: `Accuracy by number of in-context examples (${p.evalPrompts} test prompts)`,
+  title: `Accuracy by in-context examples (${p.evalPrompts} test prompts)`,
   xLabel: "in-context examples",
   yLabel: "accuracy",
   series: rows.map((r) => ({
