@@ -37,3 +37,20 @@ export {
 } from "./core/device_select.ts";
 export type { Backend, DeviceBuffer, DType, MemoryInfo } from "./core/backend.ts";
 export * from "./core/ops/mod.ts";
+
+// Models, optimizers and checkpoints.
+export * from "./nn/mod.ts";
+
+// Tasks, curricula, baselines and evaluation statistics.
+export { isTaskName, makeTask, TASK_NAMES } from "./tasks/registry.ts";
+export type { TaskName, TaskOptions } from "./tasks/registry.ts";
+export type { IclBatch, LossKind, MetricKind, SampleOptions, Task } from "./tasks/task.ts";
+export {
+  type Curriculum,
+  curriculumAt,
+  defaultCurriculum,
+  type Schedule as CurriculumSchedule,
+} from "./tasks/curriculum.ts";
+export { parityNoContextChance, sampleSparseParity, SparseParity } from "./tasks/parity.ts";
+export { baselineInput, BASELINES, BASELINES_FOR_TASK } from "./tasks/baselines.ts";
+export { pointwiseErrors, positionStats } from "./tasks/metrics.ts";

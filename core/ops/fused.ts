@@ -3,8 +3,7 @@
  * selective scan and causal attention. Each checks shapes, calls one backend kernel, and wires
  * the backend's gradient kernel into autograd.
  */
-import { backendOf } from "../autograd.ts";
-import { isGradEnabled } from "../autograd.ts";
+import { backendOf, isGradEnabled } from "../autograd.ts";
 import type { DeviceBuffer, ScanArgs, ScanInputs } from "../backend.ts";
 import { fmt } from "../shape.ts";
 import { fromArray } from "../create.ts";
