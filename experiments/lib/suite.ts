@@ -78,6 +78,8 @@ export interface TaskHead {
 export interface SuiteSpec {
   /** Task key (a Fig. 1a row, e.g. "linear_regression"); also the sub-folder name. */
   key: string;
+  /** Sub-folder name when one task is run in several settings (default: key). */
+  dir?: string;
   title: string;
   /** One line of settings, printed and stored. */
   description: string;
@@ -100,6 +102,8 @@ export interface SuiteSpec {
   late: [number, number];
   /** Label of the mark metric. */
   metric: string;
+  /** Y label of the per-position figure when it differs from the mark metric (CoT-I/O). */
+  curveMetric?: string;
   xLabel: string;
   /** Trivial predictor: a fixed value (parity's no-context chance) or the zero predictor. */
   trivial: { name: string; value?: number };
@@ -138,6 +142,8 @@ export interface BaselineRow extends Estimate {
 /** What `runSuite` returns and writes to `summary.json`. */
 export interface SuiteSummary {
   task: string;
+  /** Sub-folder of the run (differs from task for MQAR's settings). */
+  dir: string;
   title: string;
   description: string;
   departures: string[];
@@ -264,6 +270,28 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
+/** Learning-curve points logged by earlier sessions of a resumed run (metrics.jsonl "late"). */
+async function readEarlierCurve(path: string): Promise<{ step: number; value: number }[]> {
+  let text = "";
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    return [];
+  }
+  return text.split("\n").filter(Boolean).map((l) => JSON.parse(l))
+    .filter((r) => typeof r.late === "number").map((r) => ({ step: r.step, value: r.late }));
+}
+
+/** Adds earlier points to `curve` where this session has none at that step; sorts by step. */
+function mergeEarlierCurve(
+  curve: { step: number; value: number }[],
+  earlier: { step: number; value: number }[],
+): void {
+  const have = new Set(curve.map((c) => c.step));
+  for (const c of earlier) if (!have.has(c.step)) curve.push(c);
+  curve.sort((a, b) => a.step - b.step);
+}
+
 const arr = (a: ArrayLike<number>) => Array.from(a, (v) => (Number.isFinite(v) ? v : NaN));
 
 /** Train, evaluate and mark every model of `spec`; writes into `dir`. */
@@ -343,8 +371,9 @@ export async function runSuite(
       name,
       x: xs,
       y: xs.map((p) => r.stats.mean[p]),
-      lo: xs.map((p) => r.stats.lo[p]),
-      hi: xs.map((p) => r.stats.hi[p]),
+      // Bands only where the baseline saw every prompt (the slow ones' few prompts clutter).
+      lo: heavy ? undefined : xs.map((p) => r.stats.lo[p]),
+      hi: heavy ? undefined : xs.map((p) => r.stats.hi[p]),
       dashed: true,
     });
     console.log(
@@ -369,12 +398,18 @@ export async function runSuite(
       modelCurves.push(modelSeries(name, cached.mean, cached.lo, cached.hi));
       continue;
     }
+    if (!opts.resume) {
+      // A fresh run in an old folder must not append to, or reuse, the old run's files.
+      for (const f of ["metrics.jsonl", "progress.json", "result.json", "checkpoint.safetensors"]) {
+        await Deno.remove(`${runDir}/${f}`).catch(() => {});
+      }
+    }
     await writeAtomic(
       `${runDir}/config.json`,
       JSON.stringify({ task: spec.key, description: spec.description, seed, model: cfg }, null, 2),
     );
     const model = makeModel(cfg, { seed, backend });
-    const label = `${spec.key}/${name}`;
+    const label = `${spec.dir ?? spec.key}/${name}`;
     const curve: { step: number; value: number }[] = [];
     const prior =
       (opts.resume ? await readJson<{ seconds: number }>(`${runDir}/progress.json`) : undefined)
@@ -416,6 +451,7 @@ export async function runSuite(
       seconds = prior + (performance.now() - t0) / 1000;
       console.error(e.message);
     }
+    if (opts.resume) mergeEarlierCurve(curve, await readEarlierCurve(`${runDir}/metrics.jsonl`));
     const ev = await evalFn(model, finalSet);
     const row: ModelRow = {
       model: name,
@@ -477,11 +513,9 @@ export async function runSuite(
   await writeAtomic(
     `${dir}/${figures[0]}`,
     errorCurveSvg({
-      title: `${spec.title}: ${higherIsBetter ? "accuracy" : "error"} by position (${
-        finalSet.reduce((s, b) => s + b.batch, 0)
-      } test prompts, 5–95% bands)`,
-      xLabel: spec.xLabel,
-      yLabel: spec.metric.replace(/, positions.*$/, "").replace(/ \(.*$/, ""),
+      title: spec.title,
+      xLabel: `${spec.xLabel} (${spec.evalPrompts} test prompts, 5–95% bands)`,
+      yLabel: spec.curveMetric ?? spec.metric.replace(/ \(.*$/, ""),
       series: [...modelCurves, ...curves],
       yMax,
     }),
@@ -500,8 +534,8 @@ export async function runSuite(
   await writeAtomic(
     `${dir}/${figures[1]}`,
     errorCurveSvg({
-      title: `${spec.title}: late-position metric during training (${spec.curvePrompts} prompts)`,
-      xLabel: "training step",
+      title: `${spec.title}: during training`,
+      xLabel: `training step (late positions of ${spec.curvePrompts} prompts)`,
       yLabel: spec.metric.replace(/ \(.*$/, ""),
       series: lc,
       yMax,
@@ -510,6 +544,7 @@ export async function runSuite(
 
   const summary: SuiteSummary = {
     task: spec.key,
+    dir: spec.dir ?? spec.key,
     title: spec.title,
     description: spec.description,
     departures: spec.departures,

@@ -165,6 +165,8 @@ export function buildSpecs(name: string, build: () => SuiteSpec[]): SuiteSpec[] 
 /** One model of one task, flattened (the output contract's fields plus task and marks). */
 export interface FlatRow extends Estimate {
   task: string;
+  /** Sub-folder of the run (MQAR settings differ from the task key). */
+  run: string;
   model: string;
   params: number;
   flops: number;
@@ -205,7 +207,7 @@ export async function runFamily(
   for (const spec of specs) {
     tasks.push(
       await runSuite(spec, backend, {
-        dir: `${outDir}/${spec.key}`,
+        dir: `${outDir}/${spec.dir ?? spec.key}`,
         seed: o.seed,
         resume: o.resume,
       }),
@@ -214,6 +216,7 @@ export async function runFamily(
   const models: FlatRow[] = tasks.flatMap((t) =>
     t.models.map((r) => ({
       task: t.task,
+      run: t.dir,
       model: r.model,
       params: r.params,
       flops: r.flops,
@@ -300,7 +303,7 @@ export const PAPER_TRAINING: PresetTraining = {
 /** The quick budget: small models, short runs, for a 2-core machine without a GPU. */
 export const QUICK_TRAINING: PresetTraining = {
   size: { width: 32, layers: 1, heads: 4 },
-  steps: 500,
+  steps: 1000,
   batch: 16,
   lr: 2e-3,
   clip: 10,
@@ -343,14 +346,20 @@ export interface TaskPart {
   description: string;
   departures: string[];
   head?: TaskHead;
+  /** Prediction positions of the mark metric (default: the late quarter). */
+  late?: [number, number];
+  /** Y label of the per-position figure when it differs from the mark metric. */
+  curveMetric?: string;
+  /** What the prediction positions count, in the metric's label (default "examples"). */
+  unit?: string;
 }
 
 /** A full spec from a task part and a training budget (late range from the task's sizes). */
 export function makeSpec(part: TaskPart, t: PresetTraining): SuiteSpec {
   const b = part.task.sample(new Rng(0), 1);
-  const late = lateRange(b.predPos.length);
+  const late = part.late ?? lateRange(b.predPos.length);
   const xLabel = part.xLabel ?? "in-context examples";
-  const unit = xLabel === "in-context examples" ? "examples" : xLabel;
+  const unit = part.unit ?? "examples";
   return {
     key: part.key,
     title: part.title,
@@ -376,6 +385,7 @@ export function makeSpec(part: TaskPart, t: PresetTraining): SuiteSpec {
     learn: part.learn,
     departures: part.departures,
     head: part.head,
+    curveMetric: part.curveMetric,
   };
 }
 
@@ -392,4 +402,31 @@ export function finalSpec(
   const spec = applyOverrides(makeSpec(part, budget), o);
   spec.departures = [...trainingDepartures(spec, paper), ...spec.departures];
   return spec;
+}
+
+/** The departure line of `compressedCurriculum`. */
+export const QUICK_CURRICULUM_NOTE =
+  "curriculum compressed: dims from 2 and points from N/3 reach the task's sizes at 40% of " +
+  "the steps (Garg's/[MF]'s take 30k-50k steps)";
+
+/**
+ * Garg's curriculum squeezed into a short run: dims from 2 and points from about N/3 grow in
+ * equal stages and reach the task's sizes after `fraction` of the steps (Garg's reaches them
+ * after 30k of 500k steps). Tasks without a dims curriculum keep their d.
+ */
+export function compressedCurriculum(
+  task: Task,
+  steps: number,
+  fraction = 0.4,
+  growDims = true,
+): Curriculum {
+  const d = task.nDims, n = task.nPoints;
+  const d0 = growDims ? Math.min(2, d) : d;
+  const n0 = Math.min(n, Math.max(3, Math.round(n / 3)));
+  const stages = Math.max(d - d0, 3);
+  const interval = Math.max(1, Math.floor((fraction * steps) / stages));
+  return {
+    dims: { start: d0, end: d, inc: d > d0 ? Math.ceil((d - d0) / stages) : 0, interval },
+    points: { start: n0, end: n, inc: n > n0 ? Math.ceil((n - n0) / stages) : 0, interval },
+  };
 }
