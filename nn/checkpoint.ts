@@ -105,7 +105,8 @@ async function readAll(ts: readonly Tensor[]): Promise<Float32Array[]> {
   return out;
 }
 
-async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+/** Write via a temporary file, fsync and rename, so a crash never leaves a half-written file. */
+export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${path}.tmp`;
   const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
   try {

@@ -1,18 +1,9 @@
 /** Run folders and crash-safe writes. */
+import { writeAtomic as writeAtomicBytes } from "../../nn/checkpoint.ts";
 
-/** Write via a temporary file and rename, so a crash never leaves a half-written file. */
+/** Write text or bytes atomically (the checkpoint writer's temporary file + fsync + rename). */
 export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  try {
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    let off = 0;
-    while (off < bytes.length) off += await f.write(bytes.subarray(off));
-    await f.sync();
-  } finally {
-    f.close();
-  }
-  await Deno.rename(tmp, path);
+  await writeAtomicBytes(path, typeof data === "string" ? new TextEncoder().encode(data) : data);
 }
 
 export async function appendLine(path: string, obj: unknown): Promise<void> {
