@@ -67,6 +67,34 @@ export function matmulBenchShapes(quick = false): Shape[] {
         bBatchStride: 0,
       },
     },
+    {
+      // The MLP's down projection: a narrow output (n = 64 is two 32-wide blocks).
+      shape: "lin→64",
+      args: {
+        batch: 64,
+        m: 280,
+        n: 64,
+        k: 256,
+        transA: false,
+        transB: true,
+        aBatchStride: 280 * 256,
+        bBatchStride: 0,
+      },
+    },
+    {
+      // Its weight gradient dYᵀ·X: a long reduction over the 17,920 tokens.
+      shape: "dW",
+      args: {
+        batch: 1,
+        m: 64,
+        n: 256,
+        k: 17920,
+        transA: true,
+        transB: false,
+        aBatchStride: 0,
+        bBatchStride: 0,
+      },
+    },
     attn(false),
     attn(true),
   ];
@@ -88,9 +116,13 @@ function median(xs: number[]): number {
 }
 
 /** Time every shape; median of 5 trials (3 when quick). */
-export async function benchMatmul(rt: Runtime, quick = false): Promise<MatmulBenchRow[]> {
+export async function benchMatmul(
+  rt: Runtime,
+  quick = false,
+  only?: (shape: string) => boolean,
+): Promise<MatmulBenchRow[]> {
   const rows: MatmulBenchRow[] = [];
-  for (const { shape, args } of matmulBenchShapes(quick)) {
+  for (const { shape, args } of matmulBenchShapes(quick).filter((s) => !only || only(s.shape))) {
     const { batch, m, n, k } = args;
     const aLen = (args.aBatchStride ? batch : 1) * m * k;
     const bLen = (args.bBatchStride ? batch : 1) * k * n;
@@ -147,7 +179,12 @@ if (import.meta.main) {
     console.error("bench/matmul: no WebGPU adapter");
     Deno.exit(1);
   }
-  const rows = await benchMatmul(new Runtime(ctx), Deno.args.includes("--quick"));
+  const names = Deno.args.filter((a) => !a.startsWith("--"));
+  const rows = await benchMatmul(
+    new Runtime(ctx),
+    Deno.args.includes("--quick"),
+    names.length ? (s) => names.includes(s) : undefined,
+  );
   console.log(`adapter: ${ctx.description}`);
   console.log("| shape | batch | m | n | k | ms | GFLOP/s | first call ms | variant |");
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");

@@ -172,6 +172,10 @@ const GPU_CASES: Case[] = [
   { batch: 2, m: 1, n: 68, k: 40 },
   { batch: 2, m: 260, n: 132, k: 68 },
   { batch: 3, m: 68, n: 196, k: 12, bcast: "b" },
+  // narrow C: lanes along m (n = 4: one lane along n; n = 36: four 12-wide blocks; n = 64: 8x8)
+  { batch: 1, m: 2052, n: 4, k: 8 },
+  { batch: 1, m: 2050, n: 36, k: 20 },
+  { batch: 2, m: 517, n: 64, k: 12, bcast: "b" },
 ];
 
 Deno.test({

@@ -302,6 +302,26 @@ gpuTest("copy: transpose, permute, slice, expand, pad, concat, i32 bits, in-buff
       dst: [561, contig([17, 33])],
     },
     {
+      // 4x4-block transpose kernel: aligned sizes, one batch, 2-D
+      name: "transpose4x4 [36,20]",
+      shape: [20, 36],
+      src: [720, { offset: 0, strides: [1, 20] }],
+      dst: [720, contig([20, 36])],
+    },
+    {
+      // batched, offsets, src rows padded to 24, dst rows to 44, dst batch stride 1000
+      name: "transpose4x4 batched, offsets, padded rows",
+      shape: [3, 20, 36],
+      src: [3 * 900 + 8, { offset: 8, strides: [900, 1, 24] }],
+      dst: [3000, { offset: 4, strides: [1000, 44, 1] }],
+    },
+    {
+      name: "transpose4x4 not taken: offset not a multiple of 4",
+      shape: [8, 12],
+      src: [98, { offset: 2, strides: [1, 8] }],
+      dst: [96, contig([8, 12])],
+    },
+    {
       name: "permute scalar [2,3,4,5]→(0,2,1,3)",
       shape: [2, 4, 3, 5],
       src: [120, { offset: 0, strides: [60, 5, 20, 1] }],

@@ -231,6 +231,7 @@ export function copyGpu(
     rt.copyBuffer(src, sv.offset * 4, dst, dv.offset * 4, n * 4);
     return;
   }
+  if (transposeBlocks(rt, src, dst, c.shape, c.strides, [sv.offset, dv.offset])) return;
   forEachBlock(c.shape, c.strides, [sv.offset, dv.offset], (bs, bst, boff) => {
     const vec4 = vec4Able(bs, bst, boff);
     const v = vec4 ? toVec4(bs, bst, boff) : { shape: bs, strides: bst, offsets: boff };
@@ -242,4 +243,81 @@ export function copyGpu(
       dispatchGrid(rt, Math.ceil(count / (WG * PER))),
     );
   });
+}
+
+/**
+ * A (batched) transpose, dst[b, r, c] = src[b·sb + r + c·ls] with dst contiguous in c, moved as
+ * 4×4 blocks: four vec4 loads down src's contiguous r and four vec4 stores along dst's rows.
+ * The generic kernel moves one scalar per element with four divisions; this runs ~5x faster
+ * on llvmpipe (the weight gradient's materialised Aᵀ, matmul.ts).
+ */
+const TRANSPOSE: Kernel = {
+  name: "transpose4x4",
+  wgsl: `
+struct U { n4: u32, ls: u32, is: u32, c4: u32, c4i: u32, rc4: u32, rc4i: u32,
+           srcOff: u32, srcB: u32, srcLs: u32, dstOff: u32, dstB: u32, dstLd: u32 }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> src: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read_write> dst: array<vec4<u32>>;
+${UDIV}
+${
+    loopMain(`    let b = udiv(t, u.rc4, u.rc4i);
+    let rc = t - b * u.rc4;
+    let r4 = udiv(rc, u.c4, u.c4i);
+    let c4 = rc - r4 * u.c4;
+    // vec4 indices; srcLs and dstLd are row strides in vec4s, srcB / dstB batch strides
+    let s = u.srcOff + b * u.srcB + r4 + 4u * c4 * u.srcLs;
+    let v0 = src[s];
+    let v1 = src[s + u.srcLs];
+    let v2 = src[s + 2u * u.srcLs];
+    let v3 = src[s + 3u * u.srcLs];
+    let d = u.dstOff + b * u.dstB + 4u * r4 * u.dstLd + c4;
+    dst[d] = vec4<u32>(v0.x, v1.x, v2.x, v3.x);
+    dst[d + u.dstLd] = vec4<u32>(v0.y, v1.y, v2.y, v3.y);
+    dst[d + 2u * u.dstLd] = vec4<u32>(v0.z, v1.z, v2.z, v3.z);
+    dst[d + 3u * u.dstLd] = vec4<u32>(v0.w, v1.w, v2.w, v3.w);`)
+  }
+`,
+};
+
+/** Runs `TRANSPOSE` when the coalesced copy is one (all sizes and strides in whole vec4s). */
+function transposeBlocks(
+  rt: Runtime,
+  src: GpuBuffer,
+  dst: GpuBuffer,
+  shape: readonly number[],
+  [ss, ds]: readonly (readonly number[])[],
+  [so, dOff]: readonly number[],
+): boolean {
+  const rank = shape.length;
+  if (rank < 2 || rank > 3) return false;
+  const [R, C] = shape.slice(-2);
+  const [sr, sc] = ss.slice(-2);
+  const [dr, dc] = ds.slice(-2);
+  const nb = rank === 3 ? shape[0] : 1;
+  const [sb, db] = rank === 3 ? [ss[0], ds[0]] : [0, 0];
+  const all4 = [R, C, sc, dr, sb, db, so, dOff].every((v) => v % 4 === 0);
+  const rc4 = (R / 4) * (C / 4);
+  if (sr !== 1 || dc !== 1 || !all4 || rc4 >= UDIV_MAX || nb * rc4 >= 2 ** 32) return false;
+  const count = nb * rc4;
+  rt.dispatch(
+    TRANSPOSE,
+    [src, dst],
+    [
+      count,
+      ...loopStrides(rt),
+      C / 4,
+      invBits(C / 4),
+      rc4,
+      invBits(rc4),
+      so / 4,
+      sb / 4,
+      sc / 4,
+      dOff / 4,
+      db / 4,
+      dr / 4,
+    ],
+    dispatchGrid(rt, Math.ceil(count / (WG * PER))),
+  );
+  return true;
 }

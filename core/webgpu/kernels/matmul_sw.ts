@@ -25,26 +25,29 @@ export interface SwVariant {
   k4: boolean;
   /** n is a multiple of 4 (and tn too): C rows are written as vec4. */
   c4: boolean;
+  /** Invocations along n per workgroup (1, 2, 4 or 8); the rest of SW_WG lie along m. */
+  wx: number;
 }
 
 /**
- * Workgroup shape: 8 invocations along n (one AVX2 vector) by SW_WG_Y. Measured at 1024^3 with
- * 32x32 blocks: y = 4, 8 and 16 all give ~35 GFLOP/s; y = 1 or 2 ran 2-7x slower.
+ * Invocations per workgroup: SW_WG = wx along n times SW_WG / wx along m. Measured at 1024^3
+ * with 32x32 blocks and wx = 8: 32, 64 and 128 invocations all give ~35 GFLOP/s; 8 or 16 ran
+ * 2-7x slower. wx = 8 fills one AVX2 vector along n, but a narrow C (n = 64 is 2 blocks of 32)
+ * would leave 6 of those 8 lanes idle, so narrow outputs put the lanes along m.
  */
-export const SW_WG_X = 8;
-export const SW_WG_Y = 4;
+export const SW_WG = 32;
 
 export function swKernelName(v: SwVariant): string {
   return `matmul_sw_${v.tm}x${v.tn}_a${v.transA ? "T" : "N"}${v.aMode}_b${v.transB ? "T" : "N"}` +
-    `${v.bMode}_k${v.k4 ? 4 : 1}_c${v.c4 ? 4 : 1}`;
+    `${v.bMode}_k${v.k4 ? 4 : 1}_c${v.c4 ? 4 : 1}_w${v.wx}`;
 }
 
 /**
  * WGSL for one variant; uniforms m, n, k, aStride, bStride, batch0 (u32), storage bindings A, B
  * (read) and C (read_write). Out-of-range rows and columns of a block are clamped to the last valid
  * one for loading (so every load is in bounds and the loop stays branch-free) and masked when
- * storing. Dispatch: x covers n / tn blocks in groups of SW_WG_X, y covers m / tm
- * blocks in groups of SW_WG_Y, z the batch.
+ * storing. Dispatch: x covers n / tn blocks in groups of wx, y covers m / tm
+ * blocks in groups of SW_WG / wx, z the batch.
  */
 export function swKernelWgsl(v: SwVariant): string {
   const { tm, tn, aMode, bMode, transA, transB } = v;
@@ -58,7 +61,7 @@ export function swKernelWgsl(v: SwVariant): string {
 @group(0) @binding(2) var<storage, read> B: array<${bVec ? "vec4<f32>" : "f32"}>;
 @group(0) @binding(3) var<storage, read_write> C: array<${v.c4 ? "vec4<f32>" : "f32"}>;
 
-@compute @workgroup_size(${SW_WG_X}, ${SW_WG_Y})
+@compute @workgroup_size(${v.wx}, ${SW_WG / v.wx})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let m = u.m; let n = u.n; let k = u.k;
   let i0 = gid.y * ${tm}u;
