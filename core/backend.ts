@@ -155,7 +155,8 @@ export interface Backend {
   reduce(op: "sum" | "max", x: DeviceBuffer, outer: number, r: number, inner: number): DeviceBuffer;
   /** dst[view_dst(i)] = src[view_src(i)] over `shape`; writes in place into dst. */
   copy(src: DeviceBuffer, sv: View, dst: DeviceBuffer, dv: View, shape: readonly number[]): void;
-  matmul(a: DeviceBuffer, b: DeviceBuffer, args: MatmulArgs): DeviceBuffer;
+  /** op(A)·op(B) per MatmulArgs; `bias` [n], when given, is added to every row (the epilogue). */
+  matmul(a: DeviceBuffer, b: DeviceBuffer, args: MatmulArgs, bias?: DeviceBuffer): DeviceBuffer;
   /** Row-wise softmax (or log-softmax) over the last axis of [rows, cols]. */
   softmax(x: DeviceBuffer, rows: number, cols: number, log: boolean): DeviceBuffer;
   softmaxGrad(

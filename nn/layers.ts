@@ -63,8 +63,7 @@ export class Linear extends Module {
     }
     const lead = x.shape.slice(0, -1);
     const x2 = x.rank === 2 ? x : reshape(x, [sizeOf(lead), this.inFeatures]);
-    let y = matmulT(x2, this.weight, false, true);
-    if (this.bias) y = add(y, this.bias);
+    const y = matmulT(x2, this.weight, false, true, this.bias ?? undefined);
     return x.rank === 2 ? y : reshape(y, [...lead, this.outFeatures]);
   }
 }

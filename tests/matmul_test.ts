@@ -79,6 +79,8 @@ interface Case {
   n: number;
   k: number;
   bcast?: "a" | "b";
+  /** Add a bias row (the linear layer's epilogue). */
+  bias?: boolean;
 }
 
 function makeArgs(c: Case, transA: boolean, transB: boolean): MatmulArgs {
@@ -94,11 +96,24 @@ function makeArgs(c: Case, transA: boolean, transB: boolean): MatmulArgs {
   };
 }
 
-function operands(c: Case): { a: Float32Array; b: Float32Array } {
+function operands(c: Case): { a: Float32Array; b: Float32Array; bias?: Float32Array } {
   return {
     a: rand((c.bcast === "a" ? 1 : c.batch) * c.m * c.k),
     b: rand((c.bcast === "b" ? 1 : c.batch) * c.k * c.n),
+    bias: c.bias ? rand(c.n) : undefined,
   };
+}
+
+/** The f64 reference with the bias row added (and counted in the magnitude). */
+function reference(a: Float32Array, b: Float32Array, s: MatmulArgs, bias?: Float32Array) {
+  const ref = naive(a, b, s);
+  if (bias) {
+    for (let i = 0; i < ref.c.length; i++) {
+      ref.c[i] += bias[i % s.n];
+      ref.mag[i] += Math.abs(bias[i % s.n]);
+    }
+  }
+  return ref;
 }
 
 const TRANSPOSES: [boolean, boolean][] = [[false, false], [false, true], [true, false], [
@@ -107,7 +122,7 @@ const TRANSPOSES: [boolean, boolean][] = [[false, false], [false, true], [true, 
 ]];
 const tag = (c: Case, tA: boolean, tB: boolean) =>
   `${c.batch}x(${c.m}x${c.k})·(${c.k}x${c.n})${tA ? " tA" : ""}${tB ? " tB" : ""}` +
-  `${c.bcast ? ` bcast ${c.bcast}` : ""}`;
+  `${c.bcast ? ` bcast ${c.bcast}` : ""}${c.bias ? " +bias" : ""}`;
 
 Deno.test("matmul cpu: matches an f64 triple loop (odd sizes, transposes, broadcast)", () => {
   const cases: Case[] = [
@@ -118,12 +133,14 @@ Deno.test("matmul cpu: matches an f64 triple loop (odd sizes, transposes, broadc
     { batch: 3, m: 9, n: 4, k: 33, bcast: "b" },
     { batch: 2, m: 5, n: 7, k: 0 },
     { batch: 1, m: 33, n: 17, k: 65 },
+    { batch: 2, m: 3, n: 5, k: 0, bias: true },
+    { batch: 3, m: 9, n: 4, k: 33, bcast: "b", bias: true },
   ];
   for (const c of cases) {
     for (const [tA, tB] of TRANSPOSES) {
-      const { a, b } = operands(c);
+      const { a, b, bias } = operands(c);
       const s = makeArgs(c, tA, tB);
-      check(matmulCpu(a, b, s), naive(a, b, s), c.k, `cpu ${tag(c, tA, tB)}`);
+      check(matmulCpu(a, b, s, bias), reference(a, b, s, bias), c.k, `cpu ${tag(c, tA, tB)}`);
     }
   }
 });
@@ -142,18 +159,18 @@ function upload(r: Runtime, data: Float32Array): GpuBuffer {
 async function runGpu(r: Runtime, cases: Case[], label: string): Promise<void> {
   for (const c of cases) {
     for (const [tA, tB] of TRANSPOSES) {
-      const { a, b } = operands(c);
+      const { a, b, bias } = operands(c);
       const s = makeArgs(c, tA, tB);
-      const ga = upload(r, a), gb = upload(r, b);
+      const ga = upload(r, a), gb = upload(r, b), gbias = bias && upload(r, bias);
       r.device.pushErrorScope("validation");
-      const gc = matmulGpu(r, ga, gb, s);
+      const gc = matmulGpu(r, ga, gb, s, {}, gbias);
       const got = new Float32Array(await r.read(gc, 4 * c.batch * c.m * c.n));
       const err = await r.device.popErrorScope();
       assert.equal(err, null, `${label} ${tag(c, tA, tB)}: ${err?.message}`);
       // Against the f64 loop directly (the CPU kernel agrees with it to one rounding, see
       // above), so the whole tolerance is the GPU's.
-      check(got, naive(a, b, s), c.k, `${label} ${tag(c, tA, tB)}`);
-      for (const x of [ga, gb, gc]) r.release(x);
+      check(got, reference(a, b, s, bias), c.k, `${label} ${tag(c, tA, tB)}`);
+      for (const x of [ga, gb, gc, ...(gbias ? [gbias] : [])]) r.release(x);
     }
   }
 }
@@ -176,6 +193,10 @@ const GPU_CASES: Case[] = [
   { batch: 1, m: 2052, n: 4, k: 8 },
   { batch: 1, m: 2050, n: 36, k: 20 },
   { batch: 2, m: 517, n: 64, k: 12, bcast: "b" },
+  // bias epilogue: scalar and vec4 stores, a clamped tail block, k = 0 (the bias alone)
+  { batch: 1, m: 33, n: 17, k: 65, bias: true },
+  { batch: 2, m: 517, n: 64, k: 12, bcast: "b", bias: true },
+  { batch: 1, m: 3, n: 5, k: 0, bias: true },
 ];
 
 Deno.test({
@@ -193,6 +214,7 @@ Deno.test({
       { batch: 1, m: 33, n: 17, k: 65 },
       { batch: 3, m: 17, n: 33, k: 7, bcast: "a" },
       { batch: 2, m: 257, n: 129, k: 19, bcast: "b" },
+      { batch: 2, m: 70, n: 37, k: 19, bcast: "b", bias: true },
       // 64-wide tiles on hardware need many output tiles.
       { batch: 1, m: 1100, n: 1000, k: 3 },
     ], "gpu-other"),

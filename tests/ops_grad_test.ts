@@ -93,6 +93,17 @@ Deno.test("grad: matmul, transposes and batch broadcasting", () => {
     S([2, 5, 3], randData(30, 18)),
     S([4, 5], randData(20, 19)),
   ]);
+  gradCheck(
+    "matmul Bᵀ + bias (linear)",
+    (x: Tensor, w: Tensor, c: Tensor) => op.matmulT(x, w, false, true, c),
+    [a, S([4, 5], randData(20, 17)), S([4], randData(4, 21))],
+  );
+  const t = (x: { shape: number[]; data: Float32Array }) =>
+    fromArray(x.data, x.shape, cpuBackend());
+  assert.throws(
+    () => op.matmulT(t(a), t(b), false, false, fromArray(randData(5, 22), [5], cpuBackend())),
+    /bias f32\[5\] should be \[4\]/,
+  );
 });
 
 Deno.test("grad: softmax family and losses", () => {

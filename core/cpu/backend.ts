@@ -108,8 +108,8 @@ export class CpuBackend implements Backend {
   copy(src: DeviceBuffer, sv: View, dst: DeviceBuffer, dv: View, shape: readonly number[]): void {
     copyCpu((src as CpuBuffer).data, sv, (dst as CpuBuffer).data, dv, shape);
   }
-  matmul(a: DeviceBuffer, b: DeviceBuffer, args: MatmulArgs): DeviceBuffer {
-    return this.track(matmulCpu(f(a), f(b), args));
+  matmul(a: DeviceBuffer, b: DeviceBuffer, args: MatmulArgs, bias?: DeviceBuffer): DeviceBuffer {
+    return this.track(matmulCpu(f(a), f(b), args, bias && f(bias)));
   }
   softmax(x: DeviceBuffer, rows: number, cols: number, log: boolean): DeviceBuffer {
     return this.track(softmaxCpu(f(x), rows, cols, log));

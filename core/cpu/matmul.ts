@@ -12,7 +12,12 @@ import type { MatmulArgs } from "../backend.ts";
  * [k, m], B stored [n, k]). Matrix i of A starts at i * aBatchStride, of B at i * bBatchStride
  * (0 broadcasts one matrix). Returns [batch, m, n] contiguous.
  */
-export function matmulCpu(a: Float32Array, b: Float32Array, args: MatmulArgs): Float32Array {
+export function matmulCpu(
+  a: Float32Array,
+  b: Float32Array,
+  args: MatmulArgs,
+  bias?: Float32Array,
+): Float32Array {
   const { batch, m, n, k, transA, transB, aBatchStride, bBatchStride } = args;
   const out = new Float32Array(batch * m * n);
   if (m === 0 || n === 0) return out;
@@ -41,6 +46,9 @@ export function matmulCpu(a: Float32Array, b: Float32Array, args: MatmulArgs): F
       bOff = 0;
     }
     gemmRowMajor(aSrc, aOff, bSrc, bOff, out, t * m * n, m, n, k, acc);
+  }
+  if (bias) {
+    for (let r = 0; r < batch * m; r++) for (let j = 0; j < n; j++) out[r * n + j] += bias[j];
   }
   return out;
 }

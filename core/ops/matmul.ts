@@ -8,10 +8,17 @@ import { broadcastTo, sumToShape } from "./shape_ops.ts";
 /**
  * op(a) · op(b) over the last two axes, where op transposes when the flag is set, without
  * materialising transposes. Batch axes broadcast (numpy rules); a side whose batch is all ones
- * is read with batch stride 0.
+ * is read with batch stride 0. `bias` [n], when given, is added to every output row inside the
+ * kernel (a linear layer without a separate broadcast-add pass).
  */
-export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
-  const be = backendOf("matmul", [a, b]);
+export function matmulT(
+  a: Tensor,
+  b: Tensor,
+  transA = false,
+  transB = false,
+  bias?: Tensor,
+): Tensor {
+  const be = backendOf("matmul", bias ? [a, b, bias] : [a, b]);
   if (a.rank < 2 || b.rank < 2) {
     throw new Error(`matmul: needs at least 2-D tensors, got ${a.describe()} and ${b.describe()}`);
   }
@@ -24,6 +31,9 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
         transB ? "ᵀ" : ""
       }`,
     );
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) {
+    throw new Error(`matmul: bias ${bias.describe()} should be [${n}] (the output's columns)`);
   }
   const aBatch = a.shape.slice(0, -2), bBatch = b.shape.slice(0, -2);
   const batchShape = broadcastShapes("matmul", aBatch, bBatch);
@@ -43,9 +53,9 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
     aBatchStride: sizeOf(A.shape.slice(0, -2)) === 1 ? 0 : m * k,
     bBatchStride: sizeOf(B.shape.slice(0, -2)) === 1 ? 0 : k * n,
   };
-  const buf = be.matmul(A.buf("matmul"), B.buf("matmul"), args);
+  const buf = be.matmul(A.buf("matmul"), B.buf("matmul"), args, bias?.buf("matmul"));
   const shape = [...batchShape, m, n];
-  return result("matmul", buf, shape, [a, b], (dy) => {
+  return result("matmul", buf, shape, bias ? [a, b, bias] : [a, b], (dy) => {
     let da: Tensor | null = null, db: Tensor | null = null;
     if (a.requiresGrad) {
       da = transA ? matmulT(b, dy, transB, true) : matmulT(dy, b, false, !transB);
@@ -55,7 +65,8 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
       db = transB ? matmulT(dy, a, true, transA) : matmulT(a, dy, !transA, false);
       db = sumToShape(db, b.shape);
     }
-    return [da, db];
+    const dbias = bias?.requiresGrad ? sumToShape(dy, bias.shape) : null;
+    return bias ? [da, db, dbias] : [da, db];
   });
 }
 

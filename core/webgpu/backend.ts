@@ -99,8 +99,8 @@ export class WebGpuBackend implements Backend {
   copy(src: DeviceBuffer, sv: View, dst: DeviceBuffer, dv: View, shape: readonly number[]): void {
     copyGpu(this.rt, g(src), sv, g(dst), dv, shape);
   }
-  matmul(a: DeviceBuffer, b: DeviceBuffer, args: MatmulArgs): DeviceBuffer {
-    return matmulGpu(this.rt, g(a), g(b), args);
+  matmul(a: DeviceBuffer, b: DeviceBuffer, args: MatmulArgs, bias?: DeviceBuffer): DeviceBuffer {
+    return matmulGpu(this.rt, g(a), g(b), args, {}, bias && g(bias));
   }
   softmax(x: DeviceBuffer, rows: number, cols: number, log: boolean): DeviceBuffer {
     return softmaxGpu(this.rt, g(x), rows, cols, log);

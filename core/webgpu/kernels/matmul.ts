@@ -42,7 +42,12 @@ export interface MatmulPlan {
 }
 
 /** Choose the kernel variant for a call (exported so benchmarks can name what they time). */
-export function planMatmul(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions = {}): MatmulPlan {
+export function planMatmul(
+  rt: Runtime,
+  args: MatmulArgs,
+  opts: MatmulGpuOptions = {},
+  bias = false,
+): MatmulPlan {
   let { batch, m } = args;
   const { n, k, transA, transB } = args;
   // One matrix: strides are irrelevant (and must not spoil the vec4 alignment checks).
@@ -57,7 +62,7 @@ export function planMatmul(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions
   }
   const family = opts.family ?? (rt.ctx.isSoftware ? "software" : "tiled");
   if (family === "software") {
-    const v = chooseSw(batch, m, n, k, transA, transB, aStride, bStride);
+    const v = { ...chooseSw(batch, m, n, k, transA, transB, aStride, bStride), bias };
     return {
       kernel: kernel(swKernelName(v), () => swKernelWgsl(v)),
       grid: [Math.ceil(n / v.tn / v.wx), Math.ceil(m / v.tm / (SW_WG / v.wx))],
@@ -69,7 +74,7 @@ export function planMatmul(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions
   }
   // Few output tiles leave most of a GPU idle with 64x64 tiles: use 32x32 there.
   const tiles64 = batch * Math.ceil(m / 64) * Math.ceil(n / 64);
-  const v: TiledVariant = { tile: tiles64 >= 256 ? 64 : 32, transA, transB };
+  const v: TiledVariant = { tile: tiles64 >= 256 ? 64 : 32, transA, transB, bias };
   return {
     kernel: kernel(tiledKernelName(v), () => tiledKernelWgsl(v)),
     grid: tiledGrid(v, m, n),
@@ -82,7 +87,8 @@ export function planMatmul(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions
 
 /**
  * C[i] = op(A[i]) · op(B[i]) for i < batch, as MatmulArgs defines (A stored [k, m] when transA,
- * B stored [n, k] when transB, batch strides in elements). Returns a new [batch, m, n] buffer.
+ * B stored [n, k] when transB, batch strides in elements), plus `bias` [n] on every row when
+ * given. Returns a new [batch, m, n] buffer.
  */
 export function matmulGpu(
   rt: Runtime,
@@ -90,6 +96,7 @@ export function matmulGpu(
   b: GpuBuffer,
   args: MatmulArgs,
   opts: MatmulGpuOptions = {},
+  bias?: GpuBuffer,
 ): GpuBuffer {
   if (args.transA && (opts.family ?? (rt.ctx.isSoftware ? "software" : "tiled")) === "software") {
     // Mesa 22.3's llvmpipe keeps ~1.4 MB of host memory per dispatch of the transposed-A
@@ -103,22 +110,33 @@ export function matmulGpu(
       offset: 0,
       strides: [m * k, k, 1],
     }, [nb, m, k]);
-    const out = matmulGpu(rt, at, b, {
-      ...args,
-      transA: false,
-      aBatchStride: aBatchStride === 0 ? 0 : m * k,
-    }, opts);
+    const out = matmulGpu(
+      rt,
+      at,
+      b,
+      {
+        ...args,
+        transA: false,
+        aBatchStride: aBatchStride === 0 ? 0 : m * k,
+      },
+      opts,
+      bias,
+    );
     rt.release(at);
     return out;
   }
   const out = rt.alloc(4 * Math.max(1, args.batch * args.m * args.n));
   if (args.batch === 0 || args.m === 0 || args.n === 0) return out;
-  const p = planMatmul(rt, args, opts);
+  const p = planMatmul(rt, args, opts, !!bias);
   const maxZ = rt.ctx.limits.maxComputeWorkgroupsPerDimension;
   for (let b0 = 0; b0 < p.batch; b0 += maxZ) {
     const nb = Math.min(maxZ, p.batch - b0);
     const uniforms = [p.m, args.n, args.k, p.aStride, p.bStride, b0];
-    rt.dispatch(p.kernel, [a, b, out], uniforms, [p.grid[0], p.grid[1], nb]);
+    rt.dispatch(p.kernel, [a, b, out, ...(bias ? [bias] : [])], uniforms, [
+      p.grid[0],
+      p.grid[1],
+      nb,
+    ]);
   }
   return out;
 }
@@ -139,7 +157,7 @@ function chooseSw(
   transB: boolean,
   aStride: number,
   bStride: number,
-): SwVariant {
+): Omit<SwVariant, "bias"> {
   const aAligned = aStride % 4 === 0 && (transA ? m % 4 === 0 : k % 4 === 0);
   const bAligned = bStride % 4 === 0 && (transB ? k % 4 === 0 : n % 4 === 0);
   const aMode: OperandMode = !aAligned ? "s" : transA ? "o4" : "k4";

@@ -14,10 +14,13 @@ export interface TiledVariant {
   tile: 32 | 64;
   transA: boolean;
   transB: boolean;
+  /** Add a bias row (binding 4, [n]) when storing. */
+  bias: boolean;
 }
 
 export function tiledKernelName(v: TiledVariant): string {
-  return `matmul_tiled_${v.tile}_a${v.transA ? "T" : "N"}_b${v.transB ? "T" : "N"}`;
+  return `matmul_tiled_${v.tile}_a${v.transA ? "T" : "N"}_b${v.transB ? "T" : "N"}` +
+    (v.bias ? "_bias" : "");
 }
 
 /** Workgroups along x (columns of C) and y (rows of C) for an m x n output. */
@@ -27,7 +30,7 @@ export function tiledGrid(v: TiledVariant, m: number, n: number): [number, numbe
 
 /**
  * WGSL for one variant; uniforms m, n, k, aStride, bStride, batch0 (u32), storage bindings A, B
- * (read) and C (read_write). Out-of-range panel entries load as zero, so any size works; every
+ * (read), C (read_write) and, with `bias`, Bias (read, [n]). Out-of-range panel entries load as zero, so any size works; every
  * thread reaches every barrier (stores are masked, never skipped by an early return).
  */
 export function tiledKernelWgsl(v: TiledVariant): string {
@@ -51,6 +54,7 @@ export function tiledKernelWgsl(v: TiledVariant): string {
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
+${v.bias ? "@group(0) @binding(4) var<storage, read> Bias: array<f32>;" : ""}
 
 // k-major panels: row r of the A panel at step kk is As[kk][r], read 4 rows at a time.
 var<workgroup> As: array<vec4<f32>, ${(TK * T) / 4}>;
@@ -99,7 +103,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     let row = r0 + lid.y * 4u + r;
     if (row < u.m) {
       for (var c = 0u; c < 4u; c++) {
-        if (col + c < u.n) { C[cBase + row * u.n + col + c] = acc[r][c]; }
+        if (col + c < u.n) { C[cBase + row * u.n + col + c] = acc[r][c]${
+    v.bias ? " + Bias[col + c]" : ""
+  }; }
       }
     }
   }
