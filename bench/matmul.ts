@@ -9,7 +9,7 @@
  * and llvmpipe's JIT) is timed separately and excluded.
  */
 import type { MatmulArgs } from "../core/backend.ts";
-import { matmulGpu, planMatmul } from "../core/webgpu/kernels/matmul.ts";
+import { describeMatmul, matmulGpu } from "../core/webgpu/kernels/matmul.ts";
 import type { Runtime } from "../core/webgpu/runtime.ts";
 
 export interface MatmulBenchRow {
@@ -165,7 +165,7 @@ export async function benchMatmul(
       ms: +ms.toFixed(3),
       gflops: +((2 * batch * m * n * k) / ms / 1e6).toFixed(1),
       firstMs: Math.round(firstMs),
-      variant: planMatmul(rt, args).kernel.name,
+      variant: describeMatmul(rt, args),
     });
   }
   return rows;

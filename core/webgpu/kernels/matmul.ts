@@ -85,6 +85,18 @@ export function planMatmul(
   };
 }
 
+/** Software kernels never read a transposed A in place (see matmulGpu). */
+function materialisesAT(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions): boolean {
+  return args.transA && (opts.family ?? (rt.ctx.isSoftware ? "software" : "tiled")) === "software";
+}
+
+/** What one call dispatches, by kernel name (benchmarks label their rows with it). */
+export function describeMatmul(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions = {}): string {
+  if (!materialisesAT(rt, args, opts)) return planMatmul(rt, args, opts).kernel.name;
+  const plain = { ...args, transA: false, aBatchStride: args.aBatchStride && args.m * args.k };
+  return `Aᵀ copy + ${planMatmul(rt, plain, opts).kernel.name}`;
+}
+
 /**
  * C[i] = op(A[i]) · op(B[i]) for i < batch, as MatmulArgs defines (A stored [k, m] when transA,
  * B stored [n, k] when transB, batch strides in elements), plus `bias` [n] on every row when
@@ -98,7 +110,7 @@ export function matmulGpu(
   opts: MatmulGpuOptions = {},
   bias?: GpuBuffer,
 ): GpuBuffer {
-  if (args.transA && (opts.family ?? (rt.ctx.isSoftware ? "software" : "tiled")) === "software") {
+  if (materialisesAT(rt, args, opts)) {
     // Mesa 22.3's llvmpipe keeps ~1.4 MB of host memory per dispatch of the transposed-A
     // register-blocked kernels (measured: RSS grows linearly with calls, the pool stays flat),
     // which exhausts memory over a long run. Materialising Aᵀ with a strided copy costs one
