@@ -20,7 +20,7 @@ import type { MatmulArgs } from "../core/backend.ts";
 import { matmulCpu } from "../core/cpu/matmul.ts";
 import { Rng } from "../core/rng.ts";
 import { gpuContext } from "../core/webgpu/device.ts";
-import { matmulGpu } from "../core/webgpu/kernels/matmul.ts";
+import { describeMatmul, matmulGpu } from "../core/webgpu/kernels/matmul.ts";
 import { type GpuBuffer, Runtime } from "../core/webgpu/runtime.ts";
 
 const rng = new Rng(11);
@@ -193,11 +193,26 @@ const GPU_CASES: Case[] = [
   { batch: 1, m: 2052, n: 4, k: 8 },
   { batch: 1, m: 2050, n: 36, k: 20 },
   { batch: 2, m: 517, n: 64, k: 12, bcast: "b" },
+  // long k with few outputs: Aᵀ·B splits k into slices (both orientations of the output)
+  { batch: 1, m: 36, n: 68, k: 4096 },
+  { batch: 1, m: 68, n: 36, k: 4096 },
   // bias epilogue: scalar and vec4 stores, a clamped tail block, k = 0 (the bias alone)
   { batch: 1, m: 33, n: 17, k: 65, bias: true },
   { batch: 2, m: 517, n: 64, k: 12, bcast: "b", bias: true },
   { batch: 1, m: 3, n: 5, k: 0, bias: true },
 ];
+
+Deno.test({
+  name: "matmul webgpu: long-k weight gradients take the split-k path on software adapters",
+  ignore: !rt || !rt.ctx.isSoftware,
+  fn: () => {
+    for (const [m, n] of [[36, 68], [68, 36]]) {
+      const args = makeArgs({ batch: 1, m, n, k: 4096 }, true, false);
+      assert.match(describeMatmul(rt!, args), /^split-k 8/); // slices of 512
+      assert.doesNotMatch(describeMatmul(rt!, { ...args, transA: false }), /split/);
+    }
+  },
+});
 
 Deno.test({
   name: "matmul webgpu: default kernels match the CPU",

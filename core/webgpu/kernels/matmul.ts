@@ -8,6 +8,7 @@
 import type { MatmulArgs } from "../../backend.ts";
 import type { GpuBuffer, Kernel, Runtime } from "../runtime.ts";
 import { copyGpu } from "./copy.ts";
+import { reduceGpu } from "./reduce.ts";
 import {
   type OperandMode,
   SW_WG,
@@ -92,6 +93,14 @@ function materialisesAT(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions): 
 
 /** What one call dispatches, by kernel name (benchmarks label their rows with it). */
 export function describeMatmul(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions = {}): string {
+  const s = splitK(rt, args, opts);
+  if (s > 1) {
+    const [m, n] = args.m > args.n ? [args.n, args.m] : [args.m, args.n];
+    const k = args.k / s;
+    const slice = { ...args, batch: s, m, n, k, transA: false, aBatchStride: m * k };
+    return `split-k ${s}${args.m > args.n ? " (as Cᵀ)" : ""}: Aᵀ copy + ` +
+      `${planMatmul(rt, { ...slice, bBatchStride: k * n }, opts).kernel.name} + sum`;
+  }
   if (!materialisesAT(rt, args, opts)) return planMatmul(rt, args, opts).kernel.name;
   const plain = { ...args, transA: false, aBatchStride: args.aBatchStride && args.m * args.k };
   return `Aᵀ copy + ${planMatmul(rt, plain, opts).kernel.name}`;
@@ -110,6 +119,8 @@ export function matmulGpu(
   opts: MatmulGpuOptions = {},
   bias?: GpuBuffer,
 ): GpuBuffer {
+  const split = bias ? 1 : splitK(rt, args, opts);
+  if (split > 1) return splitKMatmul(rt, a, b, args, opts, split);
   if (materialisesAT(rt, args, opts)) {
     // Mesa 22.3's llvmpipe keeps ~1.4 MB of host memory per dispatch of the transposed-A
     // register-blocked kernels (measured: RSS grows linearly with calls, the pool stays flat),
@@ -150,6 +161,70 @@ export function matmulGpu(
       nb,
     ]);
   }
+  return out;
+}
+
+/**
+ * Slices of k for a weight gradient on a software adapter: Aᵀ·B with a long k (the tokens) and
+ * few output blocks leaves most of llvmpipe's lanes idle or forces small register blocks (64×256
+ * outputs are 16 blocks of 32×32). Splitting k into S slices gives S times the blocks; the
+ * partial products are summed afterwards (a pass over S·m·n floats, small here). 1 = no split.
+ */
+function splitK(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions): number {
+  const { batch, m, n, k } = args;
+  // (B's slices are row blocks only when B is stored plain: [k, n].)
+  if (!materialisesAT(rt, args, opts) || args.transB || batch !== 1 || m % 4 || n % 4) return 1;
+  const blocks = Math.ceil(m / 32) * Math.ceil(n / 32);
+  let s = 1;
+  // Aim for 128 blocks of 32x32 (four 32-invocation workgroups per llvmpipe thread), slices of
+  // at least 512 steps of k, and k / S a multiple of 4 (the slices stay vec4-aligned).
+  while (blocks * s < 128 && k / (2 * s) >= 512 && k % (8 * s) === 0) s *= 2;
+  return s;
+}
+
+/**
+ * C = Aᵀ·B as S batched slices of k: Aᵀ is materialised slice by slice ([S, m, k/S], so each
+ * slice is a contiguous plain matrix), B's slices are its consecutive row blocks, and the
+ * [S, m, n] partials are summed in a fixed order (deterministic).
+ */
+function splitKMatmul(
+  rt: Runtime,
+  a: GpuBuffer,
+  b: GpuBuffer,
+  args: MatmulArgs,
+  opts: MatmulGpuOptions,
+  s: number,
+): GpuBuffer {
+  const { m, n, k } = args;
+  if (m > n) {
+    // Narrow outputs run slower (see chooseSw): compute Cᵀ = Bᵀ·A, which also copies the
+    // narrower operand, then transpose the small result.
+    const ct = splitKMatmul(rt, b, a, { ...args, m: n, n: m }, opts, s);
+    const c = rt.alloc(4 * m * n);
+    copyGpu(rt, ct, { offset: 0, strides: [1, m] }, c, { offset: 0, strides: [n, 1] }, [m, n]);
+    rt.release(ct);
+    return c;
+  }
+  const ks = k / s;
+  const at = rt.alloc(4 * m * k);
+  // A is stored [k, m]: element (slice, i, p) sits at (slice·ks + p)·m + i.
+  copyGpu(rt, a, { offset: 0, strides: [ks * m, 1, m] }, at, {
+    offset: 0,
+    strides: [m * ks, ks, 1],
+  }, [s, m, ks]);
+  const parts = matmulGpu(rt, at, b, {
+    batch: s,
+    m,
+    n,
+    k: ks,
+    transA: false,
+    transB: false,
+    aBatchStride: m * ks,
+    bBatchStride: ks * n,
+  }, opts);
+  rt.release(at);
+  const out = reduceGpu(rt, "sum", parts, 1, s, m * n);
+  rt.release(parts);
   return out;
 }
 
