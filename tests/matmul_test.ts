@@ -193,6 +193,9 @@ const GPU_CASES: Case[] = [
   { batch: 1, m: 2052, n: 4, k: 8 },
   { batch: 1, m: 2050, n: 36, k: 20 },
   { batch: 2, m: 517, n: 64, k: 12, bcast: "b" },
+  // tall narrow C: computed as Cᵀ and transposed back (one matrix, and batches folded)
+  { batch: 1, m: 1028, n: 12, k: 132 },
+  { batch: 2, m: 520, n: 16, k: 128, bcast: "b" },
   // long k with few outputs: Aᵀ·B splits k into slices (both orientations of the output)
   { batch: 1, m: 36, n: 68, k: 4096 },
   { batch: 1, m: 68, n: 36, k: 4096 },
@@ -203,7 +206,7 @@ const GPU_CASES: Case[] = [
 ];
 
 Deno.test({
-  name: "matmul webgpu: long-k weight gradients take the split-k path on software adapters",
+  name: "matmul webgpu: software adapters split long k and compute tall narrow outputs as Cᵀ",
   ignore: !rt || !rt.ctx.isSoftware,
   fn: () => {
     for (const [m, n] of [[36, 68], [68, 36]]) {
@@ -211,6 +214,9 @@ Deno.test({
       assert.match(describeMatmul(rt!, args), /^split-k 8/); // slices of 512
       assert.doesNotMatch(describeMatmul(rt!, { ...args, transA: false }), /split/);
     }
+    const tall = makeArgs({ batch: 2, m: 520, n: 16, k: 128, bcast: "b" }, false, true);
+    assert.match(describeMatmul(rt!, tall), /^as Cᵀ/);
+    assert.doesNotMatch(describeMatmul(rt!, { ...tall, k: 64 }), /Cᵀ/);
   },
 });
 
