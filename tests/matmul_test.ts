@@ -196,6 +196,7 @@ const GPU_CASES: Case[] = [
   // tall narrow C: computed as Cᵀ and transposed back (one matrix, and batches folded)
   { batch: 1, m: 1028, n: 12, k: 132 },
   { batch: 2, m: 520, n: 16, k: 128, bcast: "b" },
+  { batch: 2, m: 520, n: 16, k: 128, bcast: "b", bias: true },
   // long k with few outputs: Aᵀ·B splits k into slices (both orientations of the output)
   { batch: 1, m: 36, n: 68, k: 4096 },
   { batch: 1, m: 68, n: 36, k: 4096 },

@@ -47,7 +47,7 @@ export function planMatmul(
   rt: Runtime,
   args: MatmulArgs,
   opts: MatmulGpuOptions = {},
-  bias = false,
+  bias: SwVariant["bias"] = "none",
 ): MatmulPlan {
   let { batch, m } = args;
   const { n, k, transA, transB } = args;
@@ -75,7 +75,13 @@ export function planMatmul(
   }
   // Few output tiles leave most of a GPU idle with 64x64 tiles: use 32x32 there.
   const tiles64 = batch * Math.ceil(m / 64) * Math.ceil(n / 64);
-  const v: TiledVariant = { tile: tiles64 >= 256 ? 64 : 32, transA, transB, bias };
+  if (bias === "rows") throw new Error("matmul: row bias is a software-kernel path only");
+  const v: TiledVariant = {
+    tile: tiles64 >= 256 ? 64 : 32,
+    transA,
+    transB,
+    bias: bias === "cols",
+  };
   return {
     kernel: kernel(tiledKernelName(v), () => tiledKernelWgsl(v)),
     grid: tiledGrid(v, m, n),
@@ -116,7 +122,8 @@ export function describeMatmul(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOpt
 /**
  * C[i] = op(A[i]) · op(B[i]) for i < batch, as MatmulArgs defines (A stored [k, m] when transA,
  * B stored [n, k] when transB, batch strides in elements), plus `bias` [n] on every row when
- * given. Returns a new [batch, m, n] buffer.
+ * given (or `bias` [m] on every column with biasRows, the Cᵀ path's own use). Returns a new
+ * [batch, m, n] buffer.
  */
 export function matmulGpu(
   rt: Runtime,
@@ -125,22 +132,31 @@ export function matmulGpu(
   args: MatmulArgs,
   opts: MatmulGpuOptions = {},
   bias?: GpuBuffer,
+  biasRows = false,
 ): GpuBuffer {
   const split = bias ? 1 : splitK(rt, args, opts);
   if (split > 1) return splitKMatmul(rt, a, b, args, opts, split);
-  const tall = !bias && tallNarrow(rt, args, opts);
+  const tall = !biasRows && tallNarrow(rt, args, opts);
   if (tall) {
     // Cᵀ = op(B)ᵀ·op(A)ᵀ: the same operands read with the other transpose flags.
-    const ct = matmulGpu(rt, b, a, {
-      batch: 1,
-      m: args.n,
-      n: tall,
-      k: args.k,
-      transA: !args.transB,
-      transB: !args.transA,
-      aBatchStride: 0,
-      bBatchStride: 0,
-    }, opts);
+    const ct = matmulGpu(
+      rt,
+      b,
+      a,
+      {
+        batch: 1,
+        m: args.n,
+        n: tall,
+        k: args.k,
+        transA: !args.transB,
+        transB: !args.transA,
+        aBatchStride: 0,
+        bBatchStride: 0,
+      },
+      opts,
+      bias,
+      true,
+    );
     const c = rt.alloc(4 * tall * args.n);
     copyGpu(rt, ct, { offset: 0, strides: [1, tall] }, c, {
       offset: 0,
@@ -172,13 +188,14 @@ export function matmulGpu(
       },
       opts,
       bias,
+      biasRows,
     );
     rt.release(at);
     return out;
   }
   const out = rt.alloc(4 * Math.max(1, args.batch * args.m * args.n));
   if (args.batch === 0 || args.m === 0 || args.n === 0) return out;
-  const p = planMatmul(rt, args, opts, !!bias);
+  const p = planMatmul(rt, args, opts, !bias ? "none" : biasRows ? "rows" : "cols");
   const maxZ = rt.ctx.limits.maxComputeWorkgroupsPerDimension;
   for (let b0 = 0; b0 < p.batch; b0 += maxZ) {
     const nb = Math.min(maxZ, p.batch - b0);

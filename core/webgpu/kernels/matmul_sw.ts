@@ -27,8 +27,11 @@ export interface SwVariant {
   c4: boolean;
   /** Invocations along n per workgroup (1, 2, 4 or 8); the rest of SW_WG lie along m. */
   wx: number;
-  /** A bias row (binding 4) starts every accumulator: the linear layer's epilogue for free. */
-  bias: boolean;
+  /**
+   * A bias (binding 4) starts every accumulator, the linear layer's epilogue for free: "cols"
+   * adds bias[j] to column j, "rows" adds bias[i] to row i (a linear layer computed as Cᵀ).
+   */
+  bias: "none" | "cols" | "rows";
 }
 
 /**
@@ -41,15 +44,16 @@ export const SW_WG = 32;
 
 export function swKernelName(v: SwVariant): string {
   return `matmul_sw_${v.tm}x${v.tn}_a${v.transA ? "T" : "N"}${v.aMode}_b${v.transB ? "T" : "N"}` +
-    `${v.bMode}_k${v.k4 ? 4 : 1}_c${v.c4 ? 4 : 1}_w${v.wx}${v.bias ? "_bias" : ""}`;
+    `${v.bMode}_k${v.k4 ? 4 : 1}_c${v.c4 ? 4 : 1}_w${v.wx}` +
+    (v.bias === "none" ? "" : `_bias${v.bias === "rows" ? "r" : ""}`);
 }
 
 /**
  * WGSL for one variant; uniforms m, n, k, aStride, bStride, batch0 (u32), storage bindings A, B
- * (read), C (read_write) and, with `bias`, Bias (read, [n]). Out-of-range rows and columns of a block are clamped to the last valid
- * one for loading (so every load is in bounds and the loop stays branch-free) and masked when
- * storing. Dispatch: x covers n / tn blocks in groups of wx, y covers m / tm
- * blocks in groups of SW_WG / wx, z the batch.
+ * (read), C (read_write) and, with `bias`, Bias (read; [n], or [m] for "rows"). Out-of-range
+ * rows and columns of a block are clamped to the last valid one for loading (so every load is
+ * in bounds and the loop stays branch-free) and masked when storing. Dispatch: x covers n / tn
+ * blocks in groups of wx, y covers m / tm blocks in groups of SW_WG / wx, z the batch.
  */
 export function swKernelWgsl(v: SwVariant): string {
   const { tm, tn, aMode, bMode, transA, transB } = v;
@@ -62,7 +66,7 @@ export function swKernelWgsl(v: SwVariant): string {
 @group(0) @binding(1) var<storage, read> A: array<${aVec ? "vec4<f32>" : "f32"}>;
 @group(0) @binding(2) var<storage, read> B: array<${bVec ? "vec4<f32>" : "f32"}>;
 @group(0) @binding(3) var<storage, read_write> C: array<${v.c4 ? "vec4<f32>" : "f32"}>;
-${v.bias ? "@group(0) @binding(4) var<storage, read> Bias: array<f32>;" : ""}
+${v.bias !== "none" ? "@group(0) @binding(4) var<storage, read> Bias: array<f32>;" : ""}
 
 @compute @workgroup_size(${v.wx}, ${SW_WG / v.wx})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -100,12 +104,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       else L.push(`  let cb${c} = bBase + ${transB ? `${col} * k` : col};`);
     }
   }
-  if (v.bias) {
+  if (v.bias === "cols") {
     for (let c = 0; c < tn; c++) L.push(`  let bias${c} = Bias[min(j0 + ${c}u, n - 1u)];`);
+  }
+  if (v.bias === "rows") {
+    for (let r = 0; r < tm; r++) L.push(`  let biasr${r} = Bias[min(i0 + ${r}u, m - 1u)];`);
   }
   for (let r = 0; r < tm; r++) {
     L.push(
-      "  " + range(tn).map((c) => `var c${r}_${c} = ${v.bias ? `bias${c}` : "0.0"};`).join(" "),
+      "  " +
+        range(tn).map((c) =>
+          `var c${r}_${c} = ${
+            v.bias === "cols" ? `bias${c}` : v.bias === "rows" ? `biasr${r}` : "0.0"
+          };`
+        ).join(" "),
     );
   }
   L.push(`  for (var p = 0u; p < k; p += ${ks}u) {`);

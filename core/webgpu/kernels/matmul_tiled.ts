@@ -30,8 +30,9 @@ export function tiledGrid(v: TiledVariant, m: number, n: number): [number, numbe
 
 /**
  * WGSL for one variant; uniforms m, n, k, aStride, bStride, batch0 (u32), storage bindings A, B
- * (read), C (read_write) and, with `bias`, Bias (read, [n]). Out-of-range panel entries load as zero, so any size works; every
- * thread reaches every barrier (stores are masked, never skipped by an early return).
+ * (read), C (read_write) and, with `bias`, Bias (read, [n]). Out-of-range panel entries load
+ * as zero, so any size works; every thread reaches every barrier (stores are masked, never
+ * skipped by an early return).
  */
 export function tiledKernelWgsl(v: TiledVariant): string {
   const T = v.tile;
