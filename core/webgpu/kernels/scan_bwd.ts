@@ -46,11 +46,16 @@ const PROLOGUE = /* wgsl */ `
 
 /** Loads the chunk into private arrays (Δ, x, ȳ) and writes the temporaries for dBdC. */
 function emitLoad(hasZ: boolean): string {
+  // Δ's pre-activation, z and dO are kept for the last pass (llvmpipe: each reload is a per-lane
+  // loop, a private array indexed by the unrolled k is a register or stack slot).
   const ybar = hasZ
-    ? "let zv = zs[i];\n      let ybar = dout[i] * zv * sigm(zv);"
+    ? "let zv = zs[i];\n      let dov = dout[i];\n      zk[k] = zv;\n      dok[k] = dov;\n" +
+      "      let ybar = dov * zv * sigm(zv);"
     : "let ybar = dout[i];";
   return /* wgsl */ `
     var dtv: array<f32, CH>;
+    var pre: array<f32, CH>;
+    ${hasZ ? "var zk: array<f32, CH>;\n    var dok: array<f32, CH>;" : ""}
     var xv: array<f32, CH>;
     var yb: array<f32, CH>;
     var gx: array<f32, CH>;
@@ -66,9 +71,11 @@ function emitLoad(hasZ: boolean): string {
     ${
     steps(`
       let i = (b * u.L + t0 + k) * u.D + d;
-      let dt = softplus(dl[i] + bi);
+      let pv = dl[i] + bi;
+      let dt = softplus(pv);
       let x = xs[i];
       ${ybar}
+      pre[k] = pv;
       dtv[k] = dt;
       xv[k] = x;
       yb[k] = ybar;
@@ -88,9 +95,9 @@ function emitLoad(hasZ: boolean): string {
  */
 function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
   const dz = hasZ
-    ? `let zv = zs[i];
+    ? `let zv = zk[k];
         let sz = sigm(zv);
-        dzo[i] = dout[i] * (yc[k] + dsk * xv[k]) * sz * (1.0 + zv * (1.0 - sz));`
+        dzo[i] = dok[k] * (yc[k] + dsk * xv[k]) * sz * (1.0 + zv * (1.0 - sz));`
     : "";
   return /* wgsl */ `
     if (cnt > 0u) {
@@ -142,7 +149,7 @@ function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
       ${
     steps(`
         let i = (b * u.L + t0 + k) * u.D + d;
-        let ddv = gd[k] * dsoftplus(dl[i] + bi);
+        let ddv = gd[k] * dsoftplus(pre[k]);
         ddo[i] = ddv;
         dxo[i] = dsk * yb[k] + dtv[k] * gx[k];
         dbacc += ddv;
