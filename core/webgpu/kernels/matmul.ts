@@ -213,7 +213,8 @@ export function matmulGpu(
  * Rows of C (batches folded) when C is tall and narrow on a software adapter, else 0. Such a C
  * (17,920 tokens × 64 features) is faster computed as Cᵀ and transposed back: as Cᵀ it is wide
  * enough for 32×32 blocks with all eight lanes along n (measured at k = 256: 30.6 → 16.8 ms,
- * plus 1.8 ms for the transpose). At k = 64 the transpose eats the gain, hence k ≥ 128.
+ * plus 1.8 ms for the transpose; 2,560 × 64: 4.8 → 3.4 ms). At k = 64 the transpose eats the
+ * gain, hence k ≥ 128.
  */
 function tallNarrow(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions): number {
   const { batch, m, n, k, transA } = args;
@@ -223,7 +224,7 @@ function tallNarrow(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions): numb
     (args.bBatchStride === 0 && !transA && args.aBatchStride === m * k);
   const rows = batch * m;
   if (!folds || (batch > 1 && transA)) return 0;
-  return n <= 64 && n % 4 === 0 && rows % 4 === 0 && k % 4 === 0 && k >= 128 && rows >= 64 * n
+  return n <= 64 && n % 4 === 0 && rows % 4 === 0 && k % 4 === 0 && k >= 128 && rows >= 32 * n
     ? rows
     : 0;
 }
