@@ -1,6 +1,6 @@
 /** Basic layers: Linear, LayerNorm, RMSNorm, GPT-2's MLP, learned positions, dropout. */
 import { fromArray } from "../core/create.ts";
-import { add, gelu, mul } from "../core/ops/elementwise.ts";
+import { gelu, mul } from "../core/ops/elementwise.ts";
 import { layerNorm, rmsNorm } from "../core/ops/fused.ts";
 import { matmulT } from "../core/ops/matmul.ts";
 import { reshape, slice } from "../core/ops/shape_ops.ts";
