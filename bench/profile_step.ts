@@ -4,15 +4,13 @@
  * [--batch 64] [--points 140] [--d 64]`.
  */
 import { parseArgs } from "node:util";
-import { backward, zeroGrad } from "../core/autograd.ts";
 import { webgpuBackend } from "../core/device_select.ts";
 import { Rng } from "../core/rng.ts";
-import { tidy } from "../core/tensor.ts";
 import { KernelProfiler } from "../core/webgpu/profiler.ts";
 import { makeModel, type ModelConfig } from "../nn/mod.ts";
 import { Adam } from "../nn/optim.ts";
 import { SparseParity } from "../tasks/parity.ts";
-import { batchLoss } from "../experiments/lib/icl.ts";
+import { trainStep } from "./train_step.ts";
 
 const { values, positionals } = parseArgs({
   options: {
@@ -43,13 +41,7 @@ const model = makeModel(cfg, { seed: 0, backend: gpu });
 const opt = new Adam(model.namedParameters(), { lr: 1e-3 });
 const rng = new Rng(0);
 const step = async () => {
-  const loss = tidy(() => {
-    const l = batchLoss(model, task.sample(rng, batch), task, gpu);
-    backward(l);
-    opt.step();
-    zeroGrad(model.parameters());
-    return l;
-  });
+  const loss = trainStep(model, opt, task, task.sample(rng, batch), gpu);
   await loss.item();
   loss.dispose();
 };

@@ -7,10 +7,11 @@ import { backward, zeroGrad } from "../core/autograd.ts";
 import type { Backend } from "../core/backend.ts";
 import { cpuBackend, webgpuBackend } from "../core/device_select.ts";
 import { Rng } from "../core/rng.ts";
-import { tidy } from "../core/tensor.ts";
-import { makeModel, type ModelConfig } from "../nn/mod.ts";
+import { type Tensor, tidy } from "../core/tensor.ts";
+import { type ICLModel, makeModel, type ModelConfig } from "../nn/mod.ts";
 import { Adam } from "../nn/optim.ts";
 import { SparseParity } from "../tasks/parity.ts";
+import type { IclBatch, Task } from "../tasks/task.ts";
 import { batchLoss } from "../experiments/lib/icl.ts";
 
 export interface TrainStepRow {
@@ -35,6 +36,23 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+/** One forward + backward + Adam step, recorded (not awaited); returns the loss. */
+export function trainStep(
+  model: ICLModel,
+  opt: Adam,
+  task: Task,
+  b: IclBatch,
+  backend: Backend,
+): Tensor {
+  return tidy(() => {
+    const l = batchLoss(model, b, task, backend);
+    backward(l);
+    opt.step();
+    zeroGrad(model.parameters());
+    return l;
+  });
+}
+
 /** Median step time over `reps` steps after `warm` warm-up steps, syncing once per step. */
 export async function timeTrainStep(
   backend: Backend,
@@ -52,13 +70,7 @@ export async function timeTrainStep(
   for (let i = 0; i < warm + reps; i++) {
     const b = task.sample(rng, batch);
     const t0 = performance.now();
-    const loss = tidy(() => {
-      const l = batchLoss(model, b, task, backend);
-      backward(l);
-      opt.step();
-      zeroGrad(model.parameters());
-      return l;
-    });
+    const loss = trainStep(model, opt, task, b, backend);
     await loss.item();
     loss.dispose();
     if (i >= warm) times.push(performance.now() - t0);
