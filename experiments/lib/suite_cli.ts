@@ -269,18 +269,19 @@ export async function finishFamily(
 }
 
 /** Model size and training/evaluation budget of a preset (the task scripts add the task). */
-export interface PresetTraining {
-  size: { width: number; layers: number; heads: number };
-  steps: number;
-  batch: number;
-  lr: number;
-  clip: number;
-  evalPrompts: number;
-  curvePrompts: number;
-  evalEvery: number;
-  checkpointEvery: number;
-  heavyPrompts: number;
-}
+export type PresetTraining = Pick<
+  SuiteSpec,
+  | "size"
+  | "steps"
+  | "batch"
+  | "lr"
+  | "clip"
+  | "evalPrompts"
+  | "curvePrompts"
+  | "evalEvery"
+  | "checkpointEvery"
+  | "heavyPrompts"
+>;
 
 /**
  * The paper's budget: Garg's standard model (width 256, 12 layers, 8 heads; also the paper's
