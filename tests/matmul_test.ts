@@ -189,8 +189,9 @@ const GPU_CASES: Case[] = [
   { batch: 2, m: 1, n: 68, k: 40 },
   { batch: 2, m: 260, n: 132, k: 68 },
   { batch: 3, m: 68, n: 196, k: 12, bcast: "b" },
-  // narrow C: lanes along m (n = 4: one lane along n; n = 36: four 12-wide blocks; n = 64: 8x8)
+  // narrow C: lanes along m (n = 1, 4, 36: every lane along m; n = 64: 8 lanes of 8 columns)
   { batch: 1, m: 2052, n: 4, k: 8 },
+  { batch: 1, m: 2050, n: 1, k: 8 },
   { batch: 1, m: 2050, n: 36, k: 20 },
   { batch: 2, m: 517, n: 64, k: 12, bcast: "b" },
   // tall narrow C: computed as Cᵀ and transposed back (one matrix, and batches folded)
@@ -200,6 +201,7 @@ const GPU_CASES: Case[] = [
   // long k with few outputs: Aᵀ·B splits k into slices (both orientations of the output)
   { batch: 1, m: 36, n: 68, k: 4096 },
   { batch: 1, m: 68, n: 36, k: 4096 },
+  { batch: 1, m: 66, n: 10, k: 4096 },
   // bias epilogue: scalar and vec4 stores, a clamped tail block, k = 0 (the bias alone)
   { batch: 1, m: 33, n: 17, k: 65, bias: true },
   { batch: 2, m: 517, n: 64, k: 12, bcast: "b", bias: true },
@@ -215,6 +217,20 @@ Deno.test({
       assert.match(describeMatmul(rt!, args), /^split-k 8/); // slices of 512
       assert.doesNotMatch(describeMatmul(rt!, { ...args, transA: false }), /split/);
     }
+    // n = 10 is not a multiple of 4: the slices still split (k was not split here before)
+    assert.match(
+      describeMatmul(rt!, makeArgs({ batch: 1, m: 64, n: 10, k: 4096 }, true, false)),
+      /^split-k/,
+    );
+    // narrow C: every lane of the workgroup along m
+    assert.match(
+      describeMatmul(rt!, makeArgs({ batch: 1, m: 2052, n: 4, k: 8 }, false, false)),
+      /_mx$/,
+    );
+    assert.match(
+      describeMatmul(rt!, makeArgs({ batch: 1, m: 2050, n: 1, k: 8 }, false, true)),
+      /_mx$/,
+    );
     const tall = makeArgs({ batch: 2, m: 520, n: 16, k: 128, bcast: "b" }, false, true);
     assert.match(describeMatmul(rt!, tall), /^as Cᵀ/);
     assert.doesNotMatch(describeMatmul(rt!, { ...tall, k: 64 }), /Cᵀ/);

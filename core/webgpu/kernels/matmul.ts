@@ -12,6 +12,7 @@ import { reduceGpu } from "./reduce.ts";
 import {
   type OperandMode,
   SW_WG,
+  swGrid,
   swKernelName,
   swKernelWgsl,
   type SwVariant,
@@ -66,7 +67,7 @@ export function planMatmul(
     const v = { ...chooseSw(batch, m, n, k, transA, transB, aStride, bStride), bias };
     return {
       kernel: kernel(swKernelName(v), () => swKernelWgsl(v)),
-      grid: [Math.ceil(n / v.tn / v.wx), Math.ceil(m / v.tm / (SW_WG / v.wx))],
+      grid: swGrid(v, m, n),
       batch,
       m,
       aStride,
@@ -238,7 +239,7 @@ function tallNarrow(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions): numb
 function splitK(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions): number {
   const { batch, m, n, k } = args;
   // (B's slices are row blocks only when B is stored plain: [k, n].)
-  if (!materialisesAT(rt, args, opts) || args.transB || batch !== 1 || m % 4 || n % 4) return 1;
+  if (!materialisesAT(rt, args, opts) || args.transB || batch !== 1) return 1;
   const blocks = Math.ceil(m / 32) * Math.ceil(n / 32);
   let s = 1;
   // Aim for 128 blocks of 32x32 (four 32-invocation workgroups per llvmpipe thread), slices of
@@ -323,11 +324,17 @@ function chooseSw(
   const cover = (wx: number) => Math.min(t, 4 * Math.ceil(n / wx / 4));
   let wx = 8;
   while (wx > 1 && wx * cover(wx) * 0.75 > n) wx /= 2;
-  const tn = cover(wx);
+  let tn = cover(wx);
+  // Fewer than 8 lanes along n idle the rest of llvmpipe's vector (lanes are consecutive x):
+  // put all of them along m instead, with blocks as even as multiples of 4 allow (n < 4: n).
+  // (At least 16 row blocks: idles at most half the lanes, as wx <= 4 always does.)
+  const mx = wx < 8 && Math.ceil(m / t) >= SW_WG / 2;
+  if (mx) tn = n < 4 ? n : 4 * Math.ceil(n / Math.ceil(n / t) / 4);
   return {
     tm: t,
     tn,
-    wx,
+    wx: mx ? 1 : wx,
+    mx,
     aMode,
     bMode,
     transA,

@@ -28,6 +28,13 @@ export interface SwVariant {
   /** Invocations along n per workgroup (1, 2, 4 or 8); the rest of SW_WG lie along m. */
   wx: number;
   /**
+   * All SW_WG invocations of a workgroup along m (x indexes row blocks): llvmpipe packs only
+   * consecutive x invocations into one vector, so a workgroup narrower than 8 along x leaves
+   * lanes idle (measured at 1024³: wx 8 / 4 / 1 gave 40 / 19 / 6.4 GFLOP/s). Narrow outputs
+   * (n < 8 blocks) use this instead of wx < 8.
+   */
+  mx: boolean;
+  /**
    * A bias (binding 4) starts every accumulator, the linear layer's epilogue for free: "cols"
    * adds bias[j] to column j, "rows" adds bias[i] to row i (a linear layer computed as Cᵀ).
    */
@@ -44,7 +51,7 @@ export const SW_WG = 32;
 
 export function swKernelName(v: SwVariant): string {
   return `matmul_sw_${v.tm}x${v.tn}_a${v.transA ? "T" : "N"}${v.aMode}_b${v.transB ? "T" : "N"}` +
-    `${v.bMode}_k${v.k4 ? 4 : 1}_c${v.c4 ? 4 : 1}_w${v.wx}` +
+    `${v.bMode}_k${v.k4 ? 4 : 1}_c${v.c4 ? 4 : 1}_${v.mx ? "mx" : `w${v.wx}`}` +
     (v.bias === "none" ? "" : `_bias${v.bias === "rows" ? "r" : ""}`);
 }
 
@@ -53,8 +60,17 @@ export function swKernelName(v: SwVariant): string {
  * (read), C (read_write) and, with `bias`, Bias (read; [n], or [m] for "rows"). Out-of-range
  * rows and columns of a block are clamped to the last valid one for loading (so every load is
  * in bounds and the loop stays branch-free) and masked when storing. Dispatch: x covers n / tn
- * blocks in groups of wx, y covers m / tm blocks in groups of SW_WG / wx, z the batch.
+ * blocks in groups of wx, y covers m / tm blocks in groups of SW_WG / wx, z the batch (with
+ * `mx`: x covers m / tm blocks in groups of SW_WG, y the n / tn blocks).
  */
+/** Workgroups along x and y for an m x n output. */
+export function swGrid(v: SwVariant, m: number, n: number): [number, number] {
+  const rows = Math.ceil(m / v.tm), cols = Math.ceil(n / v.tn);
+  return v.mx
+    ? [Math.ceil(rows / SW_WG), cols]
+    : [Math.ceil(cols / v.wx), Math.ceil(rows / (SW_WG / v.wx))];
+}
+
 export function swKernelWgsl(v: SwVariant): string {
   const { tm, tn, aMode, bMode, transA, transB } = v;
   const ks = v.k4 ? 4 : 1;
@@ -68,11 +84,11 @@ export function swKernelWgsl(v: SwVariant): string {
 @group(0) @binding(3) var<storage, read_write> C: array<${v.c4 ? "vec4<f32>" : "f32"}>;
 ${v.bias !== "none" ? "@group(0) @binding(4) var<storage, read> Bias: array<f32>;" : ""}
 
-@compute @workgroup_size(${v.wx}, ${SW_WG / v.wx})
+@compute @workgroup_size(${v.mx ? `${SW_WG}, 1` : `${v.wx}, ${SW_WG / v.wx}`})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let m = u.m; let n = u.n; let k = u.k;
-  let i0 = gid.y * ${tm}u;
-  let j0 = gid.x * ${tn}u;
+  let i0 = gid.${v.mx ? "x" : "y"} * ${tm}u;
+  let j0 = gid.${v.mx ? "y" : "x"} * ${tn}u;
   if (i0 >= m || j0 >= n) { return; }
   let bt = gid.z + u.batch0;`);
   // Base offsets in units of the array element (vec4 bases need stride % 4 == 0, checked by
