@@ -157,6 +157,19 @@ export interface Backend {
   copy(src: DeviceBuffer, sv: View, dst: DeviceBuffer, dv: View, shape: readonly number[]): void;
   /** op(A)·op(B) per MatmulArgs; `bias` [n], when given, is added to every row (the epilogue). */
   matmul(a: DeviceBuffer, b: DeviceBuffer, args: MatmulArgs, bias?: DeviceBuffer): DeviceBuffer;
+  /**
+   * [act(op(A)·op(B) + bias), the pre-activation or null]: the activation as the matmul's
+   * epilogue where the backend can fuse it; the pre-activation (what the activation's backward
+   * reads) is kept only with keepPre.
+   */
+  matmulAct(
+    a: DeviceBuffer,
+    b: DeviceBuffer,
+    args: MatmulArgs,
+    act: UnaryOp,
+    keepPre: boolean,
+    bias?: DeviceBuffer,
+  ): [DeviceBuffer, DeviceBuffer | null];
   /** Row-wise softmax (or log-softmax) over the last axis of [rows, cols]. */
   softmax(x: DeviceBuffer, rows: number, cols: number, log: boolean): DeviceBuffer;
   softmaxGrad(

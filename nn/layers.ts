@@ -1,6 +1,7 @@
 /** Basic layers: Linear, LayerNorm, RMSNorm, GPT-2's MLP, learned positions, dropout. */
+import type { UnaryOp } from "../core/backend.ts";
 import { fromArray } from "../core/create.ts";
-import { gelu, mul } from "../core/ops/elementwise.ts";
+import { mul } from "../core/ops/elementwise.ts";
 import { layerNorm, rmsNorm } from "../core/ops/fused.ts";
 import { matmulT } from "../core/ops/matmul.ts";
 import { reshape, slice } from "../core/ops/shape_ops.ts";
@@ -54,7 +55,8 @@ export class Linear extends Module {
       : null;
   }
 
-  forward(x: Tensor): Tensor {
+  /** x·Wᵀ + b, then `act` (fused into the matmul's epilogue where the backend can). */
+  forward(x: Tensor, act?: UnaryOp): Tensor {
     if (x.rank < 2 || x.shape[x.rank - 1] !== this.inFeatures) {
       throw new Error(
         `Linear(${this.inFeatures} → ${this.outFeatures}): input ${x.describe()} should be ` +
@@ -63,7 +65,7 @@ export class Linear extends Module {
     }
     const lead = x.shape.slice(0, -1);
     const x2 = x.rank === 2 ? x : reshape(x, [sizeOf(lead), this.inFeatures]);
-    const y = matmulT(x2, this.weight, false, true, this.bias ?? undefined);
+    const y = matmulT(x2, this.weight, false, true, this.bias ?? undefined, act);
     return x.rank === 2 ? y : reshape(y, [...lead, this.outFeatures]);
   }
 }
@@ -113,7 +115,7 @@ export class MLP extends Module {
     this.c_proj = this.module("c_proj", new Linear(init.fork("c_proj"), hidden, dim, true, proj));
   }
   forward(x: Tensor): Tensor {
-    return this.c_proj.forward(gelu(this.c_fc.forward(x)));
+    return this.c_proj.forward(this.c_fc.forward(x, "gelu"));
   }
 }
 

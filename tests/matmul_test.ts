@@ -20,7 +20,12 @@ import type { MatmulArgs } from "../core/backend.ts";
 import { matmulCpu } from "../core/cpu/matmul.ts";
 import { Rng } from "../core/rng.ts";
 import { gpuContext } from "../core/webgpu/device.ts";
-import { describeMatmul, matmulGpu } from "../core/webgpu/kernels/matmul.ts";
+import {
+  describeMatmul,
+  matmulActGpu,
+  matmulGpu,
+  type MatmulGpuOptions,
+} from "../core/webgpu/kernels/matmul.ts";
 import { type GpuBuffer, Runtime } from "../core/webgpu/runtime.ts";
 
 const rng = new Rng(11);
@@ -156,14 +161,19 @@ function upload(r: Runtime, data: Float32Array): GpuBuffer {
   return buf;
 }
 
-async function runGpu(r: Runtime, cases: Case[], label: string): Promise<void> {
+async function runGpu(
+  r: Runtime,
+  cases: Case[],
+  label: string,
+  opts: MatmulGpuOptions = {},
+): Promise<void> {
   for (const c of cases) {
     for (const [tA, tB] of TRANSPOSES) {
       const { a, b, bias } = operands(c);
       const s = makeArgs(c, tA, tB);
       const ga = upload(r, a), gb = upload(r, b), gbias = bias && upload(r, bias);
       r.device.pushErrorScope("validation");
-      const gc = matmulGpu(r, ga, gb, s, {}, gbias);
+      const gc = matmulGpu(r, ga, gb, s, opts, gbias);
       const got = new Float32Array(await r.read(gc, 4 * c.batch * c.m * c.n));
       const err = await r.device.popErrorScope();
       assert.equal(err, null, `${label} ${tag(c, tA, tB)}: ${err?.message}`);
@@ -241,6 +251,83 @@ Deno.test({
   name: "matmul webgpu: default kernels match the CPU",
   ignore: !rt,
   fn: () => runGpu(rt!, GPU_CASES, "gpu"),
+});
+
+Deno.test({
+  name: "matmul webgpu: texture operands (software family) match the CPU",
+  ignore: !rt || !rt.ctx.isSoftware,
+  fn: async () => {
+    const big = makeArgs({ batch: 1, m: 1024, n: 1024, k: 1024 }, false, false);
+    assert.match(describeMatmul(rt!, big), /_tex$/); // large products take textures by default
+    assert.doesNotMatch(describeMatmul(rt!, { ...big, m: 64, n: 64, k: 64 }), /_tex/);
+    await runGpu(
+      rt!,
+      [
+        { batch: 1, m: 33, n: 36, k: 20 },
+        // A spans several texture rows (2048 texels each) and ends inside one
+        { batch: 1, m: 257, n: 132, k: 68, bias: true },
+        { batch: 3, m: 37, n: 68, k: 12, bcast: "b" },
+        { batch: 3, m: 21, n: 8, k: 36, bcast: "a" },
+        { batch: 2, m: 260, n: 40, k: 132 },
+      ],
+      "gpu-tex",
+      { textures: true },
+    );
+  },
+});
+
+const geluRef = (x: number) =>
+  0.5 * x * (1 + Math.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+
+Deno.test({
+  name: "matmul webgpu: GELU epilogue (fused and unfused paths) matches the CPU",
+  ignore: !rt,
+  fn: async () => {
+    const cases: [Case, boolean, boolean, Runtime][] = [
+      [{ batch: 1, m: 33, n: 36, k: 20, bias: true }, false, true, rt!], // fused, vec4 stores
+      [{ batch: 2, m: 37, n: 17, k: 9, bcast: "b" }, false, false, rt!], // fused, scalar stores
+      [{ batch: 1, m: 257, n: 132, k: 68, bias: true }, false, true, rt!], // + textures below
+      [{ batch: 1, m: 1028, n: 12, k: 132 }, false, true, rt!], // as Cᵀ: unfused
+      [{ batch: 1, m: 19, n: 24, k: 40 }, true, false, rt!], // Aᵀ copy: unfused
+      [{ batch: 1, m: 70, n: 37, k: 19, bias: true }, false, true, rtOther!], // other family
+    ];
+    for (const [c, tA, tB, r] of cases) {
+      for (const keepPre of [false, true]) {
+        const { a, b, bias } = operands(c);
+        const s = makeArgs(c, tA, tB);
+        const ga = upload(r, a), gb = upload(r, b), gbias = bias && upload(r, bias);
+        const label = `gelu ${tag(c, tA, tB)}${keepPre ? " keepPre" : ""}`;
+        if (c.m === 257 && r.ctx.isSoftware) {
+          assert.match(describeMatmul(r, s, { textures: true }), /_tex$/);
+        }
+        r.device.pushErrorScope("validation");
+        const before = r.dispatches;
+        const [gy, gpre] = matmulActGpu(r, ga, gb, s, { act: "gelu", keepPre }, gbias, {
+          textures: c.m === 257 ? true : undefined,
+        });
+        // The plain register-block path fuses the activation: one dispatch, no elementwise pass.
+        const fused = r.ctx.isSoftware && c.m < 1000 && !tA;
+        assert.equal(r.dispatches - before === 1, fused, `${label}: fused`);
+        const size = c.batch * c.m * c.n;
+        const y = new Float32Array(await r.read(gy, 4 * size));
+        const pre = gpre && new Float32Array(await r.read(gpre, 4 * size));
+        assert.equal(await r.device.popErrorScope(), null, label);
+        assert.equal(pre !== null, keepPre, `${label}: pre-activation kept`);
+        const ref = reference(a, b, s, bias);
+        if (pre) check(pre, ref, c.k, `${label} (pre)`);
+        const scale = 1.2e-6 * Math.sqrt(c.k);
+        for (let i = 0; i < size; i++) {
+          const want = geluRef(ref.c[i]);
+          if (!(Math.abs(y[i] - want) <= scale * ref.mag[i] + 2e-6 * (1 + Math.abs(want)))) {
+            assert.fail(`${label}: element ${i} got ${y[i]}, want ${want}`);
+          }
+        }
+        for (const x of [ga, gb, gy, ...(gpre ? [gpre] : []), ...(gbias ? [gbias] : [])]) {
+          r.release(x);
+        }
+      }
+    }
+  },
 });
 
 Deno.test({

@@ -98,6 +98,16 @@ Deno.test("grad: matmul, transposes and batch broadcasting", () => {
     (x: Tensor, w: Tensor, c: Tensor) => op.matmulT(x, w, false, true, c),
     [a, S([4, 5], randData(20, 17)), S([4], randData(4, 21))],
   );
+  gradCheck(
+    "matmul Bᵀ + bias, GELU epilogue (c_fc)",
+    (x: Tensor, w: Tensor, c: Tensor) => op.matmulT(x, w, false, true, c, "gelu"),
+    [a, S([4, 5], randData(20, 17)), S([4], randData(4, 21))],
+  );
+  gradCheck(
+    "matmul Aᵀ, SiLU epilogue",
+    (x: Tensor, y: Tensor) => op.matmulT(x, y, true, false, undefined, "silu"),
+    [S([3, 2], randData(6, 23)), S([3, 4], randData(12, 24))],
+  );
   const t = (x: { shape: number[]; data: Float32Array }) =>
     fromArray(x.data, x.shape, cpuBackend());
   assert.throws(

@@ -111,6 +111,17 @@ export class CpuBackend implements Backend {
   matmul(a: DeviceBuffer, b: DeviceBuffer, args: MatmulArgs, bias?: DeviceBuffer): DeviceBuffer {
     return this.track(matmulCpu(f(a), f(b), args, bias && f(bias)));
   }
+  matmulAct(
+    a: DeviceBuffer,
+    b: DeviceBuffer,
+    args: MatmulArgs,
+    act: UnaryOp,
+    keepPre: boolean,
+    bias?: DeviceBuffer,
+  ): [DeviceBuffer, DeviceBuffer | null] {
+    const pre = matmulCpu(f(a), f(b), args, bias && f(bias));
+    return [this.track(unaryCpu(act, pre)), keepPre ? this.track(pre) : null];
+  }
   softmax(x: DeviceBuffer, rows: number, cols: number, log: boolean): DeviceBuffer {
     return this.track(softmaxCpu(f(x), rows, cols, log));
   }

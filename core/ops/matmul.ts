@@ -1,15 +1,16 @@
 /** Batched matrix multiplication with broadcasting over batch axes, and transposed variants. */
-import type { MatmulArgs } from "../backend.ts";
-import { backendOf, result } from "../autograd.ts";
+import type { MatmulArgs, UnaryOp } from "../backend.ts";
+import { backendOf, isGradEnabled, result } from "../autograd.ts";
 import { broadcastShapes, sizeOf } from "../shape.ts";
-import type { Tensor } from "../tensor.ts";
+import { Tensor } from "../tensor.ts";
 import { broadcastTo, sumToShape } from "./shape_ops.ts";
 
 /**
  * op(a) · op(b) over the last two axes, where op transposes when the flag is set, without
  * materialising transposes. Batch axes broadcast (numpy rules); a side whose batch is all ones
  * is read with batch stride 0. `bias` [n], when given, is added to every output row inside the
- * kernel (a linear layer without a separate broadcast-add pass).
+ * kernel (a linear layer without a separate broadcast-add pass), and `act`, when given, is
+ * applied to the result in the same kernel where the backend can (GPT-2's c_fc + GELU).
  */
 export function matmulT(
   a: Tensor,
@@ -17,6 +18,7 @@ export function matmulT(
   transA = false,
   transB = false,
   bias?: Tensor,
+  act?: UnaryOp,
 ): Tensor {
   const be = backendOf("matmul", bias ? [a, b, bias] : [a, b]);
   if (a.rank < 2 || b.rank < 2) {
@@ -53,9 +55,9 @@ export function matmulT(
     aBatchStride: sizeOf(A.shape.slice(0, -2)) === 1 ? 0 : m * k,
     bBatchStride: sizeOf(B.shape.slice(0, -2)) === 1 ? 0 : k * n,
   };
-  const buf = be.matmul(A.buf("matmul"), B.buf("matmul"), args, bias?.buf("matmul"));
   const shape = [...batchShape, m, n];
-  return result("matmul", buf, shape, bias ? [a, b, bias] : [a, b], (dy) => {
+  const inputs = bias ? [a, b, bias] : [a, b];
+  const grads = (dy: Tensor) => {
     let da: Tensor | null = null, db: Tensor | null = null;
     if (a.requiresGrad) {
       da = transA ? matmulT(b, dy, transB, true) : matmulT(dy, b, false, !transB);
@@ -67,6 +69,18 @@ export function matmulT(
     }
     const dbias = bias?.requiresGrad ? sumToShape(dy, bias.shape) : null;
     return bias ? [da, db, dbias] : [da, db];
+  };
+  if (!act) {
+    const buf = be.matmul(A.buf("matmul"), B.buf("matmul"), args, bias?.buf("matmul"));
+    return result("matmul", buf, shape, inputs, grads);
+  }
+  const op = `matmul+${act}`;
+  const keepPre = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  const [y, pre] = be.matmulAct(A.buf(op), B.buf(op), args, act, keepPre, bias?.buf(op));
+  const z = pre && new Tensor(be, pre, shape);
+  return result(op, y, shape, inputs, (dy) => {
+    const size = sizeOf(shape);
+    return grads(new Tensor(be, be.unaryGrad(act, z!.buf(op), dy.buf(op), size), shape));
   });
 }
 

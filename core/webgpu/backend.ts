@@ -25,7 +25,7 @@ import { conv1dGpu, conv1dGradGpu } from "./kernels/conv.ts";
 import { copyGpu } from "./kernels/copy.ts";
 import { affineGpu, binaryGpu, fillGpu, unaryGpu, unaryGradGpu } from "./kernels/elementwise.ts";
 import { gatherGpu, scatterAddGpu } from "./kernels/gather.ts";
-import { matmulGpu } from "./kernels/matmul.ts";
+import { matmulActGpu, matmulGpu } from "./kernels/matmul.ts";
 import { layerNormGpu, layerNormGradGpu } from "./kernels/norm.ts";
 import { reduceGpu } from "./kernels/reduce.ts";
 import { selectiveScanGpu, selectiveScanGradGpu } from "./kernels/scan.ts";
@@ -101,6 +101,16 @@ export class WebGpuBackend implements Backend {
   }
   matmul(a: DeviceBuffer, b: DeviceBuffer, args: MatmulArgs, bias?: DeviceBuffer): DeviceBuffer {
     return matmulGpu(this.rt, g(a), g(b), args, {}, bias && g(bias));
+  }
+  matmulAct(
+    a: DeviceBuffer,
+    b: DeviceBuffer,
+    args: MatmulArgs,
+    act: UnaryOp,
+    keepPre: boolean,
+    bias?: DeviceBuffer,
+  ): [DeviceBuffer, DeviceBuffer | null] {
+    return matmulActGpu(this.rt, g(a), g(b), args, { act, keepPre }, bias && g(bias));
   }
   softmax(x: DeviceBuffer, rows: number, cols: number, log: boolean): DeviceBuffer {
     return softmaxGpu(this.rt, g(x), rows, cols, log);

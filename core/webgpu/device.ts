@@ -29,6 +29,7 @@ async function createContext(): Promise<GpuContext | null> {
     "maxStorageBufferBindingSize",
     "maxBufferSize",
     "maxComputeWorkgroupsPerDimension",
+    "maxTextureDimension2D",
   ] as const;
   const requiredLimits: Record<string, number> = {};
   for (const k of want) requiredLimits[k] = adapter.limits[k];

@@ -14,10 +14,28 @@ export interface GpuBuffer {
 }
 
 /**
+ * An rgba32float texture holding a buffer's floats as vec4 texels in row-major order, TEX_W texels
+ * per texture row (texel i sits at (i % TEX_W, i / TEX_W)). Software adapters read textures with
+ * vectorised gathers where storage-buffer loads are per-lane loops (see matmul_sw.ts).
+ */
+export interface GpuTexture {
+  readonly texture: GPUTexture;
+  readonly view: GPUTextureView;
+  /** Texture rows (its size class); holds rows * TEX_W texels. */
+  readonly rows: number;
+  readonly bytes: number;
+  readonly id: number;
+}
+
+/** Texels per texture row: a power of two (kernels split indices by shift and mask). */
+export const TEX_W = 2048;
+export const TEX_W_LOG2 = 11;
+
+/**
  * A compute kernel: WGSL whose entry point is `main`, with `@group(0) @binding(0) var<uniform> u`
  * (a struct of 4-byte fields) and storage buffers at bindings 1.. in the order `dispatch` gets
- * them, each declared `var<storage, read>` or `var<storage, read_write>`. The name must identify
- * the WGSL text: it keys the pipeline cache.
+ * them, each declared `var<storage, read>` or `var<storage, read_write>` (or `texture_2d<f32>`
+ * for a GpuTexture). The name must identify the WGSL text: it keys the pipeline cache.
  */
 export interface Kernel {
   readonly name: string;
@@ -40,6 +58,7 @@ export class Runtime {
   private nextId = 1;
   private free = new Map<number, GpuBuffer[]>();
   private retired: GpuBuffer[] = [];
+  private freeTextures = new Map<number, GpuTexture[]>();
   bytesAllocated = 0;
   bytesInUse = 0;
   private pipelines = new Map<string, { pipe: GPUComputePipeline; layout: GPUBindGroupLayout }>();
@@ -83,8 +102,64 @@ export class Runtime {
     this.retired.push(buf);
   }
 
+  /**
+   * A pooled texture filled from `texels` vec4s of `buf` starting at byte `offset` (a multiple of
+   * 16), by a copy recorded in this step's encoder. Release it like a buffer.
+   */
+  texture(buf: GpuBuffer, offset: number, texels: number): GpuTexture {
+    const full = Math.floor(texels / TEX_W), rest = texels - full * TEX_W;
+    const rows = sizeClass(full + (rest ? 1 : 0));
+    if (rows > this.ctx.limits.maxTextureDimension2D) {
+      throw new Error(`texture: ${texels} texels exceed the adapter's texture size`);
+    }
+    let tex = this.freeTextures.get(rows)?.pop();
+    if (!tex) {
+      const texture = this.device.createTexture({
+        size: [TEX_W, rows],
+        format: "rgba32float",
+        usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+      });
+      const bytes = 16 * TEX_W * rows;
+      tex = { texture, view: texture.createView(), rows, bytes, id: this.nextId++ };
+      this.bytesAllocated += bytes;
+    }
+    this.bytesInUse += tex.bytes;
+    const enc = this.endPass();
+    const row = 16 * TEX_W;
+    if (full) {
+      enc.copyBufferToTexture({ buffer: buf.buffer, offset, bytesPerRow: row }, {
+        texture: tex.texture,
+      }, [TEX_W, full]);
+    }
+    if (rest) {
+      enc.copyBufferToTexture({ buffer: buf.buffer, offset: offset + full * row }, {
+        texture: tex.texture,
+        origin: [0, full],
+      }, [rest, 1]);
+    }
+    return tex;
+  }
+
+  /**
+   * Unlike a buffer, a texture is reusable at once: only copies recorded in this encoder write
+   * it, and they run in order after the commands that read its previous contents.
+   */
+  releaseTexture(tex: GpuTexture): void {
+    this.bytesInUse -= tex.bytes;
+    let list = this.freeTextures.get(tex.rows);
+    if (!list) this.freeTextures.set(tex.rows, list = []);
+    list.push(tex);
+  }
+
   /** Give pooled buffers back to the system (after a phase with larger shapes). */
   trim(): void {
+    for (const list of this.freeTextures.values()) {
+      for (const t of list) {
+        t.texture.destroy();
+        this.bytesAllocated -= t.bytes;
+      }
+    }
+    this.freeTextures.clear();
     for (const list of this.free.values()) {
       for (const b of list) {
         b.buffer.destroy();
@@ -117,12 +192,15 @@ export class Runtime {
         visibility: GPUShaderStage.COMPUTE,
         buffer: { type: "uniform", hasDynamicOffset: true },
       }];
-      const re = /@binding\((\d+)\)\s*var<storage,\s*(read_write|read)>/g;
+      const re =
+        /@binding\((\d+)\)\s*var(?:<storage,\s*(read_write|read)>|\s+\w+\s*:\s*texture_2d)/g;
       for (const m of kernel.wgsl.matchAll(re)) {
         entries.push({
           binding: Number(m[1]),
           visibility: GPUShaderStage.COMPUTE,
-          buffer: { type: m[2] === "read" ? "read-only-storage" : "storage" },
+          ...(m[2] === undefined ? { texture: { sampleType: "unfilterable-float" as const } } : {
+            buffer: { type: m[2] === "read" ? "read-only-storage" as const : "storage" as const },
+          }),
         });
       }
       const layout = this.device.createBindGroupLayout({ entries, label: kernel.name });
@@ -144,7 +222,7 @@ export class Runtime {
    */
   dispatch(
     kernel: Kernel,
-    buffers: GpuBuffer[],
+    buffers: (GpuBuffer | GpuTexture)[],
     uniforms: readonly number[],
     workgroups: [number, number?, number?],
     f32Mask = 0,
@@ -166,7 +244,10 @@ export class Runtime {
         layout,
         entries: [
           { binding: 0, resource: { buffer: this.uniformBuffer, size: UNIFORM_STRIDE } },
-          ...buffers.map((b, i) => ({ binding: i + 1, resource: { buffer: b.buffer } })),
+          ...buffers.map((b, i) => ({
+            binding: i + 1,
+            resource: "view" in b ? b.view : { buffer: b.buffer },
+          })),
         ],
       });
       if (this.bindGroups.size > 20000) this.bindGroups.clear();

@@ -31,7 +31,7 @@ import {
  * drivers) with a series near 0, log1p with a series for tiny arguments, and pow with Math.pow's
  * sign rules for negative bases (WGSL's pow is undefined there).
  */
-const MATH = `
+export const MATH = `
 const K_GELU: f32 = 0.7978845608028654;
 const C_GELU: f32 = 0.044715;
 // Branch-free (selects): lanes run in SIMD on llvmpipe, where a divergent branch runs both.
@@ -87,7 +87,7 @@ fn pow_(a: f32, b: f32) -> f32 {
 `;
 
 /** WGSL scalar expressions in x: [f(x), f'(x)], mirroring unaryFn / unaryDerivFn. */
-const UNARY: Record<UnaryOp, [string, string]> = {
+export const UNARY: Record<UnaryOp, [string, string]> = {
   neg: ["-x", "-1.0"],
   exp: ["exp(x)", "exp(x)"],
   log: ["log(x)", "1.0 / x"],
