@@ -269,6 +269,7 @@ Deno.test({
         { batch: 3, m: 37, n: 68, k: 12, bcast: "b" },
         { batch: 3, m: 21, n: 8, k: 36, bcast: "a" },
         { batch: 2, m: 260, n: 40, k: 132 },
+        { batch: 2, m: 520, n: 16, k: 128, bcast: "b", bias: true }, // as Cᵀ, row bias
       ],
       "gpu-tex",
       { textures: true },

@@ -20,6 +20,7 @@ import * as cpu from "../core/cpu/elementwise.ts";
 import { Rng } from "../core/rng.ts";
 import { stridesOf } from "../core/shape.ts";
 import { gpuContext } from "../core/webgpu/device.ts";
+import { texturize } from "../core/webgpu/kernels/texture_operands.ts";
 import { copyGpu, invBits, UDIV } from "../core/webgpu/kernels/copy.ts";
 import {
   affineGpu,
@@ -489,4 +490,49 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   pairs.forEach(([n, d], i) => assert.equal(q[i], Math.floor(n / d), `udiv(${n}, ${d})`));
   rt.release(ndb);
   rt.release(qb);
+});
+
+Deno.test("texturize: reads of the named vec4 arrays become texel fetches", () => {
+  const k = texturize({
+    name: "t",
+    wgsl: `@group(0) @binding(1) var<storage, read> In: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dIn: array<vec4<f32>>;
+fn f(i: u32) -> vec4<f32> { return In[(i + idx[In[i].x]) / 4u] + dIn[i]; }`,
+  }, ["In"]);
+  assert.equal(k.name, "t_tex");
+  assert.match(k.wgsl, /@binding\(1\) var In: texture_2d<f32>;/);
+  assert.match(k.wgsl, /texel\(In, \(i \+ idx\[texel\(In, i\)\.x\]\) \/ 4u\) \+ dIn\[i\]/);
+  assert.throws(() => texturize(k, ["Missing"]), /no vec4 array Missing/);
+});
+
+Deno.test({
+  name: "webgpu: a texturized copy reads every word of a texture (rows and a partial row)",
+  ignore: !rt,
+  fn: async () => {
+    const k = texturize({
+      name: "texture_copy_test",
+      wgsl: `struct U { n: u32 }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> In: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> Out: array<vec4<f32>>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.y * 65535u * 64u + gid.x;
+  if (i < u.n) { Out[i] = In[i]; }
+}`,
+    }, ["In"]);
+    for (const texels of [1, 2047, 2048, 2 * 2048 + 5]) {
+      const data = new Float32Array(4 * texels + 4).map((_, i) => i * 0.5 - 3);
+      const src = rt!.alloc(data.byteLength), dst = rt!.alloc(16 * texels);
+      rt!.write(src, data);
+      // from word 1: the copy honours a 16-byte offset
+      const tex = rt!.texture(src, 16, texels);
+      rt!.dispatch(k, [tex, dst], [texels], [Math.ceil(texels / 64)]);
+      rt!.releaseTexture(tex);
+      const got = new Float32Array(await rt!.read(dst, 16 * texels));
+      assert.deepEqual(got, data.subarray(4, 4 + 4 * texels), `${texels} texels`);
+      rt!.release(src);
+      rt!.release(dst);
+    }
+  },
 });

@@ -104,7 +104,7 @@ export class Runtime {
 
   /**
    * A pooled texture filled from `texels` vec4s of `buf` starting at byte `offset` (a multiple of
-   * 16), by a copy recorded in this step's encoder. Release it like a buffer.
+   * 16), by a copy recorded in this step's encoder. Give it back with releaseTexture.
    */
   texture(buf: GpuBuffer, offset: number, texels: number): GpuTexture {
     const full = Math.floor(texels / TEX_W), rest = texels - full * TEX_W;

@@ -10,7 +10,7 @@
  * memory (a barrier is a coroutine switch and shared loads take the same per-lane loop).
  */
 import type { UnaryOp } from "../../backend.ts";
-import { TEX_W, TEX_W_LOG2 } from "../runtime.ts";
+import { TEXEL_FN } from "./texture_operands.ts";
 import { MATH, UNARY } from "./elementwise.ts";
 
 /** How an operand is fetched: vec4 along k, vec4 along its outer dim (m or n), or scalars. */
@@ -71,14 +71,6 @@ export function swKernelName(v: SwVariant): string {
     (v.act ? `_${v.act}${v.pre ? "_pre" : ""}` : "");
 }
 
-/**
- * WGSL for one variant; uniforms m, n, k, aStride, bStride, batch0 (u32), storage bindings A, B
- * (read), C (read_write) and, with `bias`, Bias (read; [n], or [m] for "rows"). Out-of-range
- * rows and columns of a block are clamped to the last valid one for loading (so every load is
- * in bounds and the loop stays branch-free) and masked when storing. Dispatch: x covers n / tn
- * blocks in groups of wx, y covers m / tm blocks in groups of SW_WG / wx, z the batch (with
- * `mx`: x covers m / tm blocks in groups of SW_WG, y the n / tn blocks).
- */
 /** Workgroups along x and y for an m x n output. */
 export function swGrid(v: SwVariant, m: number, n: number): [number, number] {
   const rows = Math.ceil(m / v.tm), cols = Math.ceil(n / v.tn);
@@ -87,6 +79,15 @@ export function swGrid(v: SwVariant, m: number, n: number): [number, number] {
     : [Math.ceil(cols / v.wx), Math.ceil(rows / (SW_WG / v.wx))];
 }
 
+/**
+ * WGSL for one variant; uniforms m, n, k, aStride, bStride, batch0 (u32), storage bindings A, B
+ * (read; textures with `tex`), C (read_write), with `bias` Bias (read; [n], or [m] for "rows")
+ * and with `pre` Pre (read_write, the next binding). Out-of-range
+ * rows and columns of a block are clamped to the last valid one for loading (so every load is
+ * in bounds and the loop stays branch-free) and masked when storing. Dispatch: x covers n / tn
+ * blocks in groups of wx, y covers m / tm blocks in groups of SW_WG / wx, z the batch (with
+ * `mx`: x covers m / tm blocks in groups of SW_WG, y the n / tn blocks).
+ */
 export function swKernelWgsl(v: SwVariant): string {
   const { tm, tn, aMode, bMode, transA, transB } = v;
   const ks = v.k4 ? 4 : 1;
@@ -97,9 +98,7 @@ export function swKernelWgsl(v: SwVariant): string {
   const operands = v.tex
     ? `@group(0) @binding(1) var A: texture_2d<f32>;
 @group(0) @binding(2) var B: texture_2d<f32>;
-fn texel(t: texture_2d<f32>, i: u32) -> vec4<f32> {
-  return textureLoad(t, vec2<u32>(i & ${TEX_W - 1}u, i >> ${TEX_W_LOG2}u), 0);
-}`
+${TEXEL_FN}`
     : `@group(0) @binding(1) var<storage, read> A: array<${aVec ? "vec4<f32>" : "f32"}>;
 @group(0) @binding(2) var<storage, read> B: array<${bVec ? "vec4<f32>" : "f32"}>;`;
   const ld = (x: "A" | "B", i: string) => v.tex ? `texel(${x}, ${i})` : `${x}[${i}]`;

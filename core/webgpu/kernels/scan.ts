@@ -12,9 +12,10 @@
  * chunk adjoints and O(B·L·N) outputs. No buffer is ever B·L·D·N.
  */
 import type { ScanArgs } from "../../backend.ts";
-import type { GpuBuffer, Kernel, Runtime } from "../runtime.ts";
+import type { GpuBuffer, GpuTexture, Kernel, Runtime } from "../runtime.ts";
 import { CH, DC, fwdChunkedKernel, fwdSeqKernel, S } from "./scan_fwd.ts";
 import { bwdChunkedKernel, bwdSeqKernel, dBdCKernel, reduceKernel } from "./scan_bwd.ts";
+import { texturize } from "./texture_operands.ts";
 
 export interface ScanGpuInputs {
   x: GpuBuffer;
@@ -54,11 +55,36 @@ export function defaultScanVariant(rt: Runtime): ScanVariant {
   return rt.ctx.isSoftware ? "sequential" : "chunked";
 }
 
+/**
+ * Whether the sequential kernels read B and C (vec4 rows, shared by all channels of a batch row)
+ * from textures: on software adapters, where each storage load is a per-lane loop.
+ */
+function bcTextures(rt: Runtime, args: ScanArgs, variant: ScanVariant): boolean {
+  return rt.ctx.isSoftware && variant === "sequential" && args.state % 4 === 0;
+}
+
+/** B and C as textures (released by the caller), or the buffers themselves. */
+function bcOperands(rt: Runtime, inp: ScanGpuInputs, args: ScanArgs, tex: boolean) {
+  const texels = args.batch * args.length * args.state / 4;
+  return tex
+    ? [rt.texture(inp.Bm, 0, texels), rt.texture(inp.Cm, 0, texels)] as const
+    : [inp.Bm, inp.Cm] as const;
+}
+
+function releaseBC(rt: Runtime, bc: readonly (GpuBuffer | GpuTexture)[]): void {
+  for (const t of bc) if ("view" in t) rt.releaseTexture(t);
+}
+
 const cache = new Map<string, Kernel>();
 function kernel(key: string, make: () => Kernel): Kernel {
   let k = cache.get(key);
   if (!k) cache.set(key, k = make());
   return k;
+}
+
+/** A kernel reading Bm and Cm, rewritten to fetch them from textures when `tex`. */
+function bcKernel(key: string, make: () => Kernel, tex: boolean): Kernel {
+  return kernel(tex ? `${key}_tex` : key, () => tex ? texturize(make(), ["Bm", "Cm"]) : make());
 }
 
 function check(rt: Runtime, args: ScanArgs, hasZBuf: boolean, buffers: number): void {
@@ -103,16 +129,19 @@ export function selectiveScanGpu(
   const nC = Math.ceil(L / CH);
   const out = rt.alloc(B * L * D * 4);
   const hs = rt.alloc(B * nC * N * D * 4);
-  const bufs = [inp.x, inp.delta, inp.deltaBias, inp.A, inp.Bm, inp.Cm, inp.Dskip];
+  const tex = bcTextures(rt, args, variant);
+  const bc = bcOperands(rt, inp, args, tex);
+  const bufs = [inp.x, inp.delta, inp.deltaBias, inp.A, ...bc, inp.Dskip];
   if (inp.z) bufs.push(inp.z);
   bufs.push(out, hs);
   if (variant === "sequential") {
-    const k = kernel(`fs${N}${hasZ}`, () => fwdSeqKernel(N, hasZ));
+    const k = bcKernel(`fs${N}${hasZ}`, () => fwdSeqKernel(N, hasZ), tex);
     rt.dispatch(k, bufs, uniforms(args), [Math.ceil(D / 64), B]);
   } else {
-    const k = kernel(`fc${N}${hasZ}`, () => fwdChunkedKernel(N, hasZ));
+    const k = bcKernel(`fc${N}${hasZ}`, () => fwdChunkedKernel(N, hasZ), tex);
     rt.dispatch(k, bufs, uniforms(args), [Math.ceil(D / DC), B]);
   }
+  releaseBC(rt, bc);
   return { out, saved: [hs] };
 }
 
@@ -150,26 +179,29 @@ export function selectiveScanGradGpu(
   const cols = D * N + 2 * D;
   const parts = rt.alloc(rows * cols * 4);
 
-  const bufs = [inp.x, inp.delta, inp.deltaBias, inp.A, inp.Bm, inp.Cm, inp.Dskip];
+  const tex = bcTextures(rt, args, variant);
+  const bc = bcOperands(rt, inp, args, tex);
+  const bufs = [inp.x, inp.delta, inp.deltaBias, inp.A, ...bc, inp.Dskip];
   if (inp.z) bufs.push(inp.z);
   bufs.push(dout, saved[0], dx, dDelta);
   if (dz) bufs.push(dz);
   bufs.push(gin, dtt, dxt, ybt, parts);
   const u = uniforms(args);
   if (variant === "sequential") {
-    const k = kernel(`bs${N}${hasZ}`, () => bwdSeqKernel(N, hasZ));
+    const k = bcKernel(`bs${N}${hasZ}`, () => bwdSeqKernel(N, hasZ), tex);
     rt.dispatch(k, bufs, u, [Math.ceil(D / 64), B]);
   } else {
-    const k = kernel(`bc${N}${hasZ}`, () => bwdChunkedKernel(N, hasZ));
+    const k = bcKernel(`bc${N}${hasZ}`, () => bwdChunkedKernel(N, hasZ), tex);
     rt.dispatch(k, bufs, u, [Math.ceil(D / DC), B]);
   }
-  const kbc = kernel(`bbc${N}`, () => dBdCKernel(N));
+  const kbc = bcKernel(`bbc${N}`, () => dBdCKernel(N), tex);
   rt.dispatch(
     kbc,
-    [inp.A, saved[0], gin, dtt, dxt, ybt, inp.Bm, inp.Cm, dBm, dCm],
+    [inp.A, saved[0], gin, dtt, dxt, ybt, ...bc, dBm, dCm],
     u,
     fold(rt, Math.ceil((B * nC * Math.ceil(N / 4)) / 64)),
   );
+  releaseBC(rt, bc);
   const kr = kernel(`br${N}`, () => reduceKernel(N));
   rt.dispatch(
     kr,
