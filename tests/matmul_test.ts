@@ -219,7 +219,8 @@ const GPU_CASES: Case[] = [
 ];
 
 Deno.test({
-  name: "matmul webgpu: software adapters split long k and compute tall narrow outputs as Cᵀ",
+  name:
+    "matmul webgpu: software adapters split long k, put narrow outputs along m, compute tall narrow ones as Cᵀ",
   ignore: !rt || !rt.ctx.isSoftware,
   fn: () => {
     for (const [m, n] of [[36, 68], [68, 36]]) {
