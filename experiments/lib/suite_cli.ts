@@ -10,13 +10,13 @@ import type { Curriculum } from "../../tasks/curriculum.ts";
 import type { Task } from "../../tasks/task.ts";
 import { choiceFlag, fail, type FlagSpec, intFlag, numFlag } from "./cli.ts";
 import { timestamp, writeAtomic } from "./files.ts";
-import { fig1aMarkdown, type Mark } from "./marks.ts";
+import { fig1aMarkdown } from "./marks.ts";
 import { fmtTime } from "./progress.ts";
 import {
-  type Estimate,
   lateRange,
   MODEL_NAMES,
   type ModelName,
+  type ModelRow,
   runSuite,
   type SuiteSpec,
   type SuiteSummary,
@@ -162,20 +162,26 @@ export function buildSpecs(name: string, build: () => SuiteSpec[]): SuiteSpec[] 
   }
 }
 
-/** One model of one task, flattened (the output contract's fields plus task and marks). */
-export interface FlatRow extends Estimate {
-  task: string;
-  /** Sub-folder of the run (MQAR settings differ from the task key). */
-  run: string;
-  model: string;
-  params: number;
-  flops: number;
-  steps: number;
-  seconds: number;
-  metric: string;
-  mark?: Mark;
-  paperMark?: Mark;
-}
+/** One model of one task, flattened: a ModelRow's output-contract fields and marks, plus where. */
+export type FlatRow =
+  & Pick<
+    ModelRow,
+    | "model"
+    | "params"
+    | "flops"
+    | "steps"
+    | "seconds"
+    | "metric"
+    | "value"
+    | "ci"
+    | "mark"
+    | "paperMark"
+  >
+  & {
+    task: string;
+    /** Sub-folder of the run (MQAR settings differ from the task key). */
+    run: string;
+  };
 
 /** A multi-task run's summary.json. */
 export interface FamilySummary {
