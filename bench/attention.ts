@@ -11,8 +11,9 @@ import { attentionCpu, attentionGradCpu } from "../core/cpu/attention.ts";
 import {
   attentionGpu,
   attentionGradGpu,
-  type AttentionVariant,
+  attentionTiling,
 } from "../core/webgpu/kernels/attention.ts";
+import { otherFamily } from "../core/webgpu/profile.ts";
 import type { GpuBuffer, Runtime } from "../core/webgpu/runtime.ts";
 
 export interface AttentionBenchRow {
@@ -61,10 +62,11 @@ export async function benchAttention(
 ): Promise<AttentionBenchRow[]> {
   const reps = opts.reps ?? 3;
   const rows: AttentionBenchRow[] = [];
-  const preferred: AttentionVariant = rt.ctx.isSoftware ? "blocked" : "tiled";
-  const variants: AttentionVariant[] = opts.allVariants
-    ? [preferred, preferred === "blocked" ? "tiled" : "blocked"]
-    : [preferred];
+  const other = otherFamily(rt.profile);
+  const variants: [string, Runtime][] = [[rt.profile.family, rt]];
+  if (opts.allVariants) {
+    variants.push([other.family, rt.withProfile({ attention: other.attention })]);
+  }
   for (const [batch, heads, T, dh] of ATTENTION_SHAPES) {
     const args: AttentionArgs = { batch, heads, length: T, headDim: dh, scale: 1 / Math.sqrt(dh) };
     const n = batch * heads * T * dh;
@@ -87,12 +89,14 @@ export async function benchAttention(
       return b;
     };
     const [qg, kg, vg, dOg] = [q, k, v, dO].map(up);
-    for (const variant of variants) {
+    for (const [family, r] of variants) {
+      const t = attentionTiling(r, dh);
+      const variant = `${family} (${t.rows} rows × ${t.wg}, ${t.tile}-row tiles)`;
       const step = (bwd: boolean) => {
-        const { o, lse } = attentionGpu(rt, qg, kg, vg, args, variant);
+        const { o, lse } = attentionGpu(r, qg, kg, vg, args);
         const out: GpuBuffer[] = [o, lse];
         if (bwd) {
-          const g = attentionGradGpu(rt, qg, kg, vg, o, lse, dOg, args, variant);
+          const g = attentionGradGpu(r, qg, kg, vg, o, lse, dOg, args);
           out.push(g.dq, g.dk, g.dv);
         }
         for (const b of out) rt.release(b);

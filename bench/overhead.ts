@@ -23,7 +23,7 @@ export async function benchOverhead(
   const buf = rt.alloc(256);
   const run = async (count: number) => {
     const t0 = performance.now();
-    for (let i = 0; i < count; i++) rt.dispatch(TINY, [buf], [64], [1]);
+    for (let i = 0; i < count; i++) rt.dispatch(TINY, { out: buf }, { n: 64 }, [1]);
     await rt.sync();
     return performance.now() - t0;
   };

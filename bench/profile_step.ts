@@ -53,9 +53,9 @@ if (values.shapes) {
   // Key each dispatch by its grid and uniforms too, to tell the calls of one kernel apart.
   let label = "";
   const dispatch = gpu.rt.dispatch.bind(gpu.rt);
-  gpu.rt.dispatch = (kernel, buffers, uniforms, grid, mask) => {
-    label = `${kernel.name} [${grid.join("x")}] (${uniforms.slice(0, 6).join(",")})`;
-    dispatch(kernel, buffers, uniforms, grid, mask);
+  gpu.rt.dispatch = (kernel, buffers, uniforms, grid) => {
+    label = `${kernel.name} [${grid.join("x")}] (${Object.values(uniforms).slice(0, 6).join(",")})`;
+    dispatch(kernel, buffers, uniforms, grid);
   };
   const pass = prof.pass.bind(prof);
   prof.pass = (rt, _name) => pass(rt, label);

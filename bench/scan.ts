@@ -7,12 +7,17 @@
  *   deno run -A bench/scan.ts [--quick]
  */
 import type { ScanArgs } from "../core/backend.ts";
-import { type ScanArrays, selectiveScanCpu, selectiveScanGradCpu } from "../core/cpu/scan.ts";
+import {
+  joinBC,
+  type ScanArrays,
+  selectiveScanCpu,
+  selectiveScanGradCpu,
+} from "../core/cpu/scan.ts";
 import { gpuContext } from "../core/webgpu/device.ts";
 import type { GpuBuffer, Runtime } from "../core/webgpu/runtime.ts";
+import type { AdapterProfile } from "../core/webgpu/profile.ts";
 import {
   type ScanGpuInputs,
-  type ScanVariant,
   selectiveScanGpu,
   selectiveScanGradGpu,
 } from "../core/webgpu/kernels/scan.ts";
@@ -56,7 +61,6 @@ async function timeGpu(
   rt: Runtime,
   a: ScanArgs,
   host: ScanArrays,
-  variant: ScanVariant,
   reps: number,
 ): Promise<{ fwdMs: number; bwdMs: number }> {
   const up = (x: Float32Array) => {
@@ -69,8 +73,7 @@ async function timeGpu(
     delta: up(host.delta),
     deltaBias: up(host.deltaBias),
     A: up(host.A),
-    Bm: up(host.Bm),
-    Cm: up(host.Cm),
+    BC: up(joinBC(host.Bm, host.Cm, a.state)),
     Dskip: up(host.Dskip),
     z: up(host.z!),
   };
@@ -79,10 +82,10 @@ async function timeGpu(
   for (let i = 0; i <= reps; i++) {
     await rt.sync();
     const t0 = performance.now();
-    const { out, saved } = selectiveScanGpu(rt, inp, a, variant);
+    const { out, saved } = selectiveScanGpu(rt, inp, a);
     await rt.sync();
     const t1 = performance.now();
-    const g = selectiveScanGradGpu(rt, inp, saved, dout, a, variant);
+    const g = selectiveScanGradGpu(rt, inp, saved, dout, a);
     await rt.sync();
     const t2 = performance.now();
     if (i > 0) {
@@ -103,9 +106,9 @@ export async function benchScan(rt: Runtime, quick = false): Promise<ScanTiming[
     const a: ScanArgs = { batch: B, length: L, channels: D, state: N, hasZ: true };
     const shape = `${B}x${L}x${D}x${N}`;
     const host = inputs(a);
-    for (const variant of ["sequential", "chunked"] as ScanVariant[]) {
-      const t = await timeGpu(rt, a, host, variant, quick ? 1 : 3);
-      rows.push({ shape, variant: `webgpu-${variant}`, ...t });
+    for (const scan of ["sequential", "chunked"] as AdapterProfile["scan"][]) {
+      const t = await timeGpu(rt.withProfile({ scan }), a, host, quick ? 1 : 3);
+      rows.push({ shape, variant: `webgpu-${scan}`, ...t });
     }
     if (!quick) {
       const t0 = performance.now();

@@ -65,7 +65,10 @@ export interface MatmulArgs {
   bBatchStride: number;
 }
 
-/** Selective scan (Mamba S6). Layouts are (batch, length, channels) / (batch, length, state). */
+/**
+ * Selective scan (Mamba S6). Layouts are (batch, length, channels); B and C come side by side as
+ * BC (batch, length, 2·state), the way Mamba's x_proj produces them (one buffer, one binding).
+ */
 export interface ScanArgs {
   batch: number;
   length: number;
@@ -79,8 +82,7 @@ export interface ScanInputs {
   delta: DeviceBuffer; // [B, L, D] pre-softplus
   deltaBias: DeviceBuffer; // [D]
   A: DeviceBuffer; // [D, N] (negative)
-  Bm: DeviceBuffer; // [B, L, N]
-  Cm: DeviceBuffer; // [B, L, N]
+  BC: DeviceBuffer; // [B, L, 2N]: B_t then C_t
   Dskip: DeviceBuffer; // [D]
   z?: DeviceBuffer; // [B, L, D] gate, optional
 }
@@ -90,8 +92,7 @@ export interface ScanGrads {
   dDelta: DeviceBuffer;
   dDeltaBias: DeviceBuffer;
   dA: DeviceBuffer;
-  dBm: DeviceBuffer;
-  dCm: DeviceBuffer;
+  dBC: DeviceBuffer;
   dDskip: DeviceBuffer;
   dz?: DeviceBuffer;
 }

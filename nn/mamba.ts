@@ -127,16 +127,14 @@ export class MambaMixer extends Module {
     const { x, z } = mambaFront(this.in_proj, this.conv1d, u, Di);
     const dbc = this.x_proj.forward(x);
     const dLow = reshape(slice(dbc, 2, 0, R), [B * L, R]);
-    const Bm = slice(dbc, 2, R, R + N);
-    const Cm = slice(dbc, 2, R + N, R + 2 * N);
+    const BC = slice(dbc, 2, R, R + 2 * N);
     const delta = reshape(matmulT(dLow, this.dt_proj.weight, false, true), [B, L, Di]);
     const y = selectiveScan({
       x,
       delta,
       deltaBias: this.dt_proj.bias!,
       A: neg(exp(this.A_log)),
-      Bm,
-      Cm,
+      BC,
       D: this.D,
       z,
     });

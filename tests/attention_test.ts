@@ -11,10 +11,11 @@ import { Rng } from "../core/rng.ts";
 import {
   attentionGpu,
   attentionGradGpu,
-  type AttentionVariant,
+  attentionTiling,
 } from "../core/webgpu/kernels/attention.ts";
-import { gpuContext } from "../core/webgpu/device.ts";
-import { type GpuBuffer, Runtime } from "../core/webgpu/runtime.ts";
+import { type AttentionTiling, GPU_PROFILE, SOFTWARE_PROFILE } from "../core/webgpu/profile.ts";
+import type { GpuBuffer, Runtime } from "../core/webgpu/runtime.ts";
+import { limited, other, otherBrief, rt } from "./gpu_runtimes.ts";
 
 function rand(n: number, seed: number, amp = 1): Float32Array {
   return new Rng(seed).fillUniform(new Float32Array(n), -amp, amp);
@@ -116,8 +117,8 @@ Deno.test("attention cpu: backward matches central differences of the naive forw
   }
 });
 
-const ctx = await gpuContext();
-const rt = ctx ? new Runtime(ctx) : null;
+/** A runtime with the given attention tiling (the rest of its profile as it is). */
+const tiled = (r: Runtime | null, t: AttentionTiling) => r && r.withProfile({ attention: t });
 
 function upload(r: Runtime, a: Float32Array): GpuBuffer {
   const b = r.alloc(a.byteLength);
@@ -130,15 +131,15 @@ async function read(r: Runtime, b: GpuBuffer, n: number): Promise<Float32Array> 
 }
 
 /** Compare one shape's forward and all three gradients with the CPU reference. */
-async function checkGpu(r: Runtime, a: AttentionArgs, variant: AttentionVariant, seed: number) {
+async function checkGpu(r: Runtime, a: AttentionArgs, seed: number) {
   const n = a.batch * a.heads * a.length * a.headDim;
   const q = rand(n, seed), k = rand(n, seed + 1), v = rand(n, seed + 2), dO = rand(n, seed + 3);
   const cpu = attentionCpu(q, k, v, a);
   const cg = attentionGradCpu(q, k, v, cpu.o, cpu.lse, dO, a);
   const [qg, kg, vg, dOg] = [q, k, v, dO].map((x) => upload(r, x));
-  const fwd = attentionGpu(r, qg, kg, vg, a, variant);
-  const grad = attentionGradGpu(r, qg, kg, vg, fwd.o, fwd.lse, dOg, a, variant);
-  const tag = `${variant} ${JSON.stringify(a)}`;
+  const fwd = attentionGpu(r, qg, kg, vg, a);
+  const grad = attentionGradGpu(r, qg, kg, vg, fwd.o, fwd.lse, dOg, a);
+  const tag = `${JSON.stringify(attentionTiling(r, a.headDim))} ${JSON.stringify(a)}`;
   // f32 accumulation over ≤ 129 keys of O(1) terms: worst case ~T·2^-24 ≈ 1e-5 absolute
   // (observed ≤ 1e-6). The GPU backward runs from its own o and lse, which differ from the
   // CPU's by that much, so the gradients get the same bound.
@@ -153,27 +154,31 @@ async function checkGpu(r: Runtime, a: AttentionArgs, variant: AttentionVariant,
 
 // Each head dim compiles three pipelines per tiling (up to ~10 s for the blocked dh = 32 ones on
 // a cold llvmpipe shader cache), so the head dims are split: blocked (llvmpipe's default) covers
-// dh = 6 (the partial-vec4 path), 8, 16, 32; tiled (real GPUs' default) 6, 8, 24. T = 37 and
-// 129 end mid-tile and mid-workgroup for both.
-Deno.test({
-  name: "attention webgpu blocked: forward and gradients match the CPU reference",
-  ignore: !rt,
-  fn: async () => {
-    const cases = [
-      args(1, 1, 1, 8),
-      args(2, 3, 5, 16),
-      args(1, 2, 37, 16),
-      args(2, 1, 129, 32),
-      args(1, 2, 17, 6),
-      args(1, 1, 37, 16, 3), // sharp softmax: the online max rescaling matters
-    ];
-    for (const [i, a] of cases.entries()) await checkGpu(rt!, a, "blocked", 10 * i);
-  },
-});
+// dh = 6 (the partial-vec4 path), 8, 16, 32; tiled (real GPUs' default) 6, 8, 24, and 128, whose
+// 16-row tiles exceed WebGPU's default 16 KiB of workgroup memory (8-row tiles there). T = 37
+// and 129 end mid-tile and mid-workgroup for both.
+for (const [label, r] of [["", rt], [", default limits", limited]] as const) {
+  Deno.test({
+    name: `attention webgpu blocked${label}: forward and gradients match the CPU reference`,
+    ignore: !r,
+    fn: async () => {
+      const cases = [
+        args(1, 1, 1, 8),
+        args(2, 3, 5, 16),
+        args(1, 2, 37, 16),
+        args(2, 1, 129, 32),
+        args(1, 2, 17, 6),
+        args(1, 1, 37, 16, 3), // sharp softmax: the online max rescaling matters
+      ];
+      const b = tiled(r, SOFTWARE_PROFILE.attention)!;
+      for (const [i, a] of cases.entries()) await checkGpu(b, a, 10 * i);
+    },
+  });
+}
 
 Deno.test({
-  name: "attention webgpu tiled: forward and gradients match the CPU reference",
-  ignore: !rt,
+  name: "attention webgpu tiled, default limits: forward and gradients match the CPU reference",
+  ignore: !other,
   fn: async () => {
     const cases = [
       args(2, 3, 37, 8),
@@ -181,7 +186,12 @@ Deno.test({
       args(1, 1, 70, 24, 3),
       args(1, 1, 5, 6),
       args(1, 1, 1, 6),
+      args(1, 1, 37, 128),
     ];
-    for (const [i, a] of cases.entries()) await checkGpu(rt!, a, "tiled", 100 + 10 * i);
+    const t = tiled(other, GPU_PROFILE.attention)!;
+    assert.equal(attentionTiling(t, 128).tile, 8); // 16 KiB of workgroup memory
+    // (otherBrief: the partial-vec4 head dim only, see gpu_runtimes.ts)
+    const run = otherBrief ? cases.filter((a) => a.headDim === 6) : cases;
+    for (const [i, a] of run.entries()) await checkGpu(t, a, 100 + 10 * i);
   },
 });

@@ -19,14 +19,9 @@ import assert from "node:assert/strict";
 import type { MatmulArgs } from "../core/backend.ts";
 import { matmulCpu } from "../core/cpu/matmul.ts";
 import { Rng } from "../core/rng.ts";
-import { gpuContext } from "../core/webgpu/device.ts";
-import {
-  describeMatmul,
-  matmulActGpu,
-  matmulGpu,
-  type MatmulGpuOptions,
-} from "../core/webgpu/kernels/matmul.ts";
-import { type GpuBuffer, Runtime } from "../core/webgpu/runtime.ts";
+import { describeMatmul, matmulActGpu, matmulGpu } from "../core/webgpu/kernels/matmul.ts";
+import type { GpuBuffer, Runtime } from "../core/webgpu/runtime.ts";
+import { limited, other, otherBrief, rt } from "./gpu_runtimes.ts";
 
 const rng = new Rng(11);
 
@@ -150,10 +145,7 @@ Deno.test("matmul cpu: matches an f64 triple loop (odd sizes, transposes, broadc
   }
 });
 
-const ctx = await gpuContext();
-const rt = ctx ? new Runtime(ctx) : null;
-// The same device with the other kernel family, so both sides of the isSoftware choice run.
-const rtOther = ctx ? new Runtime({ ...ctx, isSoftware: !ctx.isSoftware }) : null;
+const sw = (r: Runtime) => r.profile.matmul === "software";
 
 function upload(r: Runtime, data: Float32Array): GpuBuffer {
   const buf = r.alloc(Math.max(16, data.byteLength));
@@ -161,22 +153,15 @@ function upload(r: Runtime, data: Float32Array): GpuBuffer {
   return buf;
 }
 
-async function runGpu(
-  r: Runtime,
-  cases: Case[],
-  label: string,
-  opts: MatmulGpuOptions = {},
-): Promise<void> {
+async function runGpu(r: Runtime, cases: Case[], label: string): Promise<void> {
   for (const c of cases) {
     for (const [tA, tB] of TRANSPOSES) {
       const { a, b, bias } = operands(c);
       const s = makeArgs(c, tA, tB);
       const ga = upload(r, a), gb = upload(r, b), gbias = bias && upload(r, bias);
-      r.device.pushErrorScope("validation");
-      const gc = matmulGpu(r, ga, gb, s, opts, gbias);
+      const gc = matmulGpu(r, ga, gb, s, gbias);
+      // (a WebGPU error in the dispatches would throw here, naming the kernel)
       const got = new Float32Array(await r.read(gc, 4 * c.batch * c.m * c.n));
-      const err = await r.device.popErrorScope();
-      assert.equal(err, null, `${label} ${tag(c, tA, tB)}: ${err?.message}`);
       // Against the f64 loop directly (the CPU kernel agrees with it to one rounding, see
       // above), so the whole tolerance is the GPU's.
       check(got, reference(a, b, s, bias), c.k, `${label} ${tag(c, tA, tB)}`);
@@ -221,7 +206,7 @@ const GPU_CASES: Case[] = [
 Deno.test({
   name:
     "matmul webgpu: software adapters split long k, put narrow outputs along m, compute tall narrow ones as Cᵀ",
-  ignore: !rt || !rt.ctx.isSoftware,
+  ignore: !rt || !sw(rt),
   fn: () => {
     for (const [m, n] of [[36, 68], [68, 36]]) {
       const args = makeArgs({ batch: 1, m, n, k: 4096 }, true, false);
@@ -255,14 +240,20 @@ Deno.test({
 });
 
 Deno.test({
+  name: "matmul webgpu: default kernels within WebGPU's default limits match the CPU",
+  ignore: !limited,
+  fn: () => runGpu(limited!, GPU_CASES, "gpu, default limits"),
+});
+
+Deno.test({
   name: "matmul webgpu: texture operands (software family) match the CPU",
-  ignore: !rt || !rt.ctx.isSoftware,
+  ignore: !rt || !sw(rt),
   fn: async () => {
     const big = makeArgs({ batch: 1, m: 1024, n: 1024, k: 1024 }, false, false);
     assert.match(describeMatmul(rt!, big), /_tex$/); // large products take textures by default
     assert.doesNotMatch(describeMatmul(rt!, { ...big, m: 64, n: 64, k: 64 }), /_tex/);
     await runGpu(
-      rt!,
+      rt!.withProfile({ matmulTextureFlop: 0 }),
       [
         { batch: 1, m: 33, n: 36, k: 20 },
         // A spans several texture rows (2048 texels each) and ends inside one
@@ -273,7 +264,6 @@ Deno.test({
         { batch: 2, m: 520, n: 16, k: 128, bcast: "b", bias: true }, // as Cᵀ, row bias
       ],
       "gpu-tex",
-      { textures: true },
     );
   },
 });
@@ -291,29 +281,25 @@ Deno.test({
       [{ batch: 1, m: 257, n: 132, k: 68, bias: true }, false, true, rt!], // + textures below
       [{ batch: 1, m: 1028, n: 12, k: 132 }, false, true, rt!], // as Cᵀ: unfused
       [{ batch: 1, m: 19, n: 24, k: 40 }, true, false, rt!], // Aᵀ copy: unfused
-      [{ batch: 1, m: 70, n: 37, k: 19, bias: true }, false, true, rtOther!], // other family
+      [{ batch: 1, m: 70, n: 37, k: 19, bias: true }, false, true, other!], // other family
     ];
-    for (const [c, tA, tB, r] of cases) {
+    for (const [c, tA, tB, r0] of cases) {
+      // (textures for the 257-row case, which would not take them by default)
+      const r = c.m === 257 && sw(r0) ? r0.withProfile({ matmulTextureFlop: 0 }) : r0;
       for (const keepPre of [false, true]) {
         const { a, b, bias } = operands(c);
         const s = makeArgs(c, tA, tB);
         const ga = upload(r, a), gb = upload(r, b), gbias = bias && upload(r, bias);
         const label = `gelu ${tag(c, tA, tB)}${keepPre ? " keepPre" : ""}`;
-        if (c.m === 257 && r.ctx.isSoftware) {
-          assert.match(describeMatmul(r, s, { textures: true }), /_tex$/);
-        }
-        r.device.pushErrorScope("validation");
+        if (c.m === 257 && sw(r)) assert.match(describeMatmul(r, s), /_tex$/);
         const before = r.dispatches;
-        const [gy, gpre] = matmulActGpu(r, ga, gb, s, { act: "gelu", keepPre }, gbias, {
-          textures: c.m === 257 ? true : undefined,
-        });
+        const [gy, gpre] = matmulActGpu(r, ga, gb, s, { act: "gelu", keepPre }, gbias);
         // The plain register-block path fuses the activation: one dispatch, no elementwise pass.
-        const fused = r.ctx.isSoftware && c.m < 1000 && !tA;
+        const fused = sw(r) && c.m < 1000 && !tA;
         assert.equal(r.dispatches - before === 1, fused, `${label}: fused`);
         const size = c.batch * c.m * c.n;
         const y = new Float32Array(await r.read(gy, 4 * size));
         const pre = gpre && new Float32Array(await r.read(gpre, 4 * size));
-        assert.equal(await r.device.popErrorScope(), null, label);
         assert.equal(pre !== null, keepPre, `${label}: pre-activation kept`);
         const ref = reference(a, b, s, bias);
         if (pre) check(pre, ref, c.k, `${label} (pre)`);
@@ -333,16 +319,22 @@ Deno.test({
 });
 
 Deno.test({
-  name: "matmul webgpu: the other kernel family matches the CPU",
-  ignore: !rtOther,
+  name: "matmul webgpu: the other kernel family (default limits) matches the CPU",
+  ignore: !other,
   fn: () =>
-    runGpu(rtOther!, [
-      { batch: 1, m: 1, n: 1, k: 1 },
-      { batch: 1, m: 33, n: 17, k: 65 },
-      { batch: 3, m: 17, n: 33, k: 7, bcast: "a" },
-      { batch: 2, m: 257, n: 129, k: 19, bcast: "b" },
-      { batch: 2, m: 70, n: 37, k: 19, bcast: "b", bias: true },
-      // 64-wide tiles on hardware need many output tiles.
-      { batch: 1, m: 1100, n: 1000, k: 3 },
-    ], "gpu-other"),
+    runGpu(
+      other!,
+      otherBrief // one shape: every transpose, a bias, tails on every side
+        ? [{ batch: 2, m: 70, n: 37, k: 19, bcast: "b", bias: true }]
+        : [
+          { batch: 1, m: 1, n: 1, k: 1 },
+          { batch: 1, m: 33, n: 17, k: 65 },
+          { batch: 3, m: 17, n: 33, k: 7, bcast: "a" },
+          { batch: 2, m: 257, n: 129, k: 19, bcast: "b" },
+          { batch: 2, m: 70, n: 37, k: 19, bcast: "b", bias: true },
+          // 64-wide tiles on hardware need many output tiles.
+          { batch: 1, m: 1100, n: 1000, k: 3 },
+        ],
+      "gpu-other",
+    ),
 });

@@ -10,7 +10,7 @@ import { cpuBackend, webgpuBackend } from "../core/device_select.ts";
 import { mul, sum } from "../core/ops/mod.ts";
 import { Rng } from "../core/rng.ts";
 import { tidy } from "../core/tensor.ts";
-import { gpuContext } from "../core/webgpu/device.ts";
+import { WebGpuBackend } from "../core/webgpu/backend.ts";
 import {
   Adam,
   clipGradNorm,
@@ -19,6 +19,7 @@ import {
   type ModelConfig,
   saveCheckpoint,
 } from "../nn/mod.ts";
+import { gpuRuntimes, otherBrief } from "./gpu_runtimes.ts";
 
 // Odd sizes on purpose (no tile size divides them): E = 12, d_inner = 24, T = 7, B = 3.
 const D = 5, O = 2, B = 3, T = 7;
@@ -80,23 +81,33 @@ function agree(what: string, a: Float32Array, b: Float32Array, rtol = 1e-3): voi
   }
 }
 
-const hasAdapter = (await gpuContext()) !== null;
+const hasAdapter = gpuRuntimes().length > 0;
 
-Deno.test({
-  name: "nn/webgpu: every model's forward, gradients and Adam step match the CPU",
-  ignore: !hasAdapter,
-  fn: async () => {
-    const gpu = (await webgpuBackend())!;
-    const cpu = cpuBackend();
-    for (const [label, cfg] of MODELS) {
-      const c = await run(cfg, cpu);
-      const g = await run(cfg, gpu);
-      agree(`${label} forward`, g.out, c.out);
-      for (const [n, gc] of c.grads) agree(`${label} d${n}`, g.grads.get(n)!, gc);
-      agree(`${label} Adam step`, g.stepped, c.stepped);
-    }
-  },
-});
+// The process backend, then backends on the default-limits device in both kernel families.
+const backends: [string, () => Promise<Backend>][] = [
+  ["", async () => (await webgpuBackend())!],
+  // (otherBrief: the other family's kernels are checked one by one, not in every model)
+  ...gpuRuntimes().slice(1, otherBrief ? 2 : 3).map(([label, r]) =>
+    [` [${label}]`, () => Promise.resolve(new WebGpuBackend(r))] as [string, () => Promise<Backend>]
+  ),
+];
+for (const [suffix, make] of hasAdapter ? backends : backends.slice(0, 1)) {
+  Deno.test({
+    name: `nn/webgpu: every model's forward, gradients and Adam step match the CPU${suffix}`,
+    ignore: !hasAdapter,
+    fn: async () => {
+      const gpu = await make();
+      const cpu = cpuBackend();
+      for (const [label, cfg] of MODELS) {
+        const c = await run(cfg, cpu);
+        const g = await run(cfg, gpu);
+        agree(`${label} forward`, g.out, c.out);
+        for (const [n, gc] of c.grads) agree(`${label} d${n}`, g.grads.get(n)!, gc);
+        agree(`${label} Adam step`, g.stepped, c.stepped);
+      }
+    },
+  });
+}
 
 Deno.test({
   name: "nn/webgpu: a checkpoint saved from WebGPU loads on the CPU",

@@ -9,11 +9,11 @@ import { adamCpu } from "../core/cpu/adam.ts";
 import { conv1dCpu, conv1dGradCpu } from "../core/cpu/conv.ts";
 import { layerNormCpu, layerNormGradCpu } from "../core/cpu/norm.ts";
 import { Rng } from "../core/rng.ts";
-import { gpuContext } from "../core/webgpu/device.ts";
 import { adamGpu } from "../core/webgpu/kernels/adam.ts";
 import { conv1dGpu, conv1dGradGpu } from "../core/webgpu/kernels/conv.ts";
-import { layerNormGpu, layerNormGradGpu, type NormVariant } from "../core/webgpu/kernels/norm.ts";
-import { type GpuBuffer, Runtime } from "../core/webgpu/runtime.ts";
+import { layerNormGpu, layerNormGradGpu } from "../core/webgpu/kernels/norm.ts";
+import type { GpuBuffer, Runtime } from "../core/webgpu/runtime.ts";
+import { gpuTests } from "./gpu_runtimes.ts";
 
 function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   return new Rng(seed).fillUniform(new Float32Array(n), lo, hi);
@@ -219,9 +219,6 @@ Deno.test("adam cpu: five steps match the written-out PyTorch update", () => {
   }
 });
 
-const ctx = await gpuContext();
-const rt = ctx ? new Runtime(ctx) : null;
-
 function upload(r: Runtime, a: Float32Array): GpuBuffer {
   const b = r.alloc(Math.max(4, a.byteLength));
   r.write(b, a);
@@ -232,49 +229,45 @@ async function read(r: Runtime, b: GpuBuffer, n: number): Promise<Float32Array> 
   return new Float32Array(await r.read(b, n * 4));
 }
 
-for (const variant of ["row", "workgroup"] as NormVariant[]) {
-  Deno.test({
-    name: `layernorm webgpu ${variant}: forward and gradients match the CPU reference`,
-    ignore: !rt,
-    fn: async () => {
-      const r = rt!;
-      // cols % 4 == 0 takes the vec4 row kernels on software adapters
-      const shapes = [[1, 1], [3, 7], [17, 33], [33, 257], [1, 257], [17, 1], [3, 4], [70, 36]];
-      for (const [si, [rows, cols]] of shapes.entries()) {
-        for (const { rms, hasW, hasB } of NORM_MODES) {
-          const x = rand(rows * cols, si, -2, 3), dy = rand(rows * cols, si + 1);
-          const w = hasW ? rand(cols, si + 2) : null, b = hasB ? rand(cols, si + 3) : null;
-          const cpu = layerNormCpu(x, w, b, rows, cols, 1e-5, rms);
-          const cg = layerNormGradCpu(x, w, cpu.mean, cpu.rstd, dy, rows, cols, rms);
-          const [xg, dyg] = [upload(r, x), upload(r, dy)];
-          const wg = w && upload(r, w), bg = b && upload(r, b);
-          const f = layerNormGpu(r, xg, wg, bg, rows, cols, 1e-5, rms, variant);
-          const g = layerNormGradGpu(r, xg, wg, f.mean, f.rstd, dyg, rows, cols, rms, variant);
-          const tag = `${variant} rms=${rms} w=${hasW} b=${hasB} [${rows},${cols}]`;
-          // f32 row sums of ≤ 257 terms: ~1e-6 relative in mean/rstd; rstd reaches 316 for
-          // cols = 1 (var 0, eps 1e-5), and dx, dw, db are O(1)-valued sums of ≤ 257 or ≤ 33
-          // terms, so 2e-5 + 1e-4 relative leaves a wide margin over the observed ~1e-6.
-          const tol = [2e-5, 1e-4] as const;
-          assertClose(await read(r, f.y, rows * cols), cpu.y, ...tol, `y ${tag}`);
-          assertClose(await read(r, f.mean, rows), cpu.mean, ...tol, `mean ${tag}`);
-          assertClose(await read(r, f.rstd, rows), cpu.rstd, ...tol, `rstd ${tag}`);
-          assertClose(await read(r, g.dx, rows * cols), cg.dx, ...tol, `dx ${tag}`);
-          assertClose(await read(r, g.dw, cols), cg.dw, ...tol, `dw ${tag}`);
-          assertClose(await read(r, g.db, cols), cg.db, ...tol, `db ${tag}`);
-          for (const buf of [xg, dyg, wg, bg, f.y, f.mean, f.rstd, g.dx, g.dw, g.db]) {
-            if (buf) r.release(buf);
-          }
+// Both row-kernel shapes ("row" on llvmpipe's own runtimes, "workgroup" on the other family's).
+gpuTests(
+  "layernorm webgpu: forward and gradients match the CPU reference",
+  async (r) => {
+    const variant = r.profile.rows;
+    // cols % 4 == 0 takes the vec4 row kernels on software adapters
+    const shapes = [[1, 1], [3, 7], [17, 33], [33, 257], [1, 257], [17, 1], [3, 4], [70, 36]];
+    for (const [si, [rows, cols]] of shapes.entries()) {
+      for (const { rms, hasW, hasB } of NORM_MODES) {
+        const x = rand(rows * cols, si, -2, 3), dy = rand(rows * cols, si + 1);
+        const w = hasW ? rand(cols, si + 2) : null, b = hasB ? rand(cols, si + 3) : null;
+        const cpu = layerNormCpu(x, w, b, rows, cols, 1e-5, rms);
+        const cg = layerNormGradCpu(x, w, cpu.mean, cpu.rstd, dy, rows, cols, rms);
+        const [xg, dyg] = [upload(r, x), upload(r, dy)];
+        const wg = w && upload(r, w), bg = b && upload(r, b);
+        const f = layerNormGpu(r, xg, wg, bg, rows, cols, 1e-5, rms);
+        const g = layerNormGradGpu(r, xg, wg, f.mean, f.rstd, dyg, rows, cols, rms);
+        const tag = `${variant} rms=${rms} w=${hasW} b=${hasB} [${rows},${cols}]`;
+        // f32 row sums of ≤ 257 terms: ~1e-6 relative in mean/rstd; rstd reaches 316 for
+        // cols = 1 (var 0, eps 1e-5), and dx, dw, db are O(1)-valued sums of ≤ 257 or ≤ 33
+        // terms, so 2e-5 + 1e-4 relative leaves a wide margin over the observed ~1e-6.
+        const tol = [2e-5, 1e-4] as const;
+        assertClose(await read(r, f.y, rows * cols), cpu.y, ...tol, `y ${tag}`);
+        assertClose(await read(r, f.mean, rows), cpu.mean, ...tol, `mean ${tag}`);
+        assertClose(await read(r, f.rstd, rows), cpu.rstd, ...tol, `rstd ${tag}`);
+        assertClose(await read(r, g.dx, rows * cols), cg.dx, ...tol, `dx ${tag}`);
+        assertClose(await read(r, g.dw, cols), cg.dw, ...tol, `dw ${tag}`);
+        assertClose(await read(r, g.db, cols), cg.db, ...tol, `db ${tag}`);
+        for (const buf of [xg, dyg, wg, bg, f.y, f.mean, f.rstd, g.dx, g.dw, g.db]) {
+          if (buf) r.release(buf);
         }
       }
-    },
-  });
-}
+    }
+  },
+);
 
-Deno.test({
-  name: "conv1d webgpu: forward and gradients match the CPU reference",
-  ignore: !rt,
-  fn: async () => {
-    const r = rt!;
+gpuTests(
+  "conv1d webgpu: forward and gradients match the CPU reference",
+  async (r) => {
     // L < K, a single step, B·L over several dw chunks, and K = 1.
     const cases = [...CONV_CASES, [4, 70, 65, 4]];
     for (const [B, L, C, K] of cases) {
@@ -295,13 +288,11 @@ Deno.test({
       for (const buf of [xg, wg, bg, dyg, yg, g.dx, g.dw, g.db]) r.release(buf);
     }
   },
-});
+);
 
-Deno.test({
-  name: "adam webgpu: five steps match the CPU step, with and without a grad scale",
-  ignore: !rt,
-  fn: async () => {
-    const r = rt!;
+gpuTests(
+  "adam webgpu: five steps match the CPU step, with and without a grad scale",
+  async (r) => {
     for (const n of [1, 7, 1000]) {
       for (const cfg of ADAM_CONFIGS) {
         for (const scale of [null, 0.25]) {
@@ -327,4 +318,4 @@ Deno.test({
       }
     }
   },
-});
+);

@@ -19,9 +19,9 @@ import type { BinaryOp, UnaryOp, View } from "../core/backend.ts";
 import * as cpu from "../core/cpu/elementwise.ts";
 import { Rng } from "../core/rng.ts";
 import { stridesOf } from "../core/shape.ts";
-import { gpuContext } from "../core/webgpu/device.ts";
 import { texturize } from "../core/webgpu/kernels/texture_operands.ts";
-import { copyGpu, invBits, UDIV } from "../core/webgpu/kernels/copy.ts";
+import { copyGpu } from "../core/webgpu/kernels/copy.ts";
+import { invBits, UDIV } from "../core/webgpu/kernels/flat.ts";
 import {
   affineGpu,
   binaryGpu,
@@ -32,21 +32,12 @@ import {
 import { gatherGpu, scatterAddGpu } from "../core/webgpu/kernels/gather.ts";
 import { reduceGpu } from "../core/webgpu/kernels/reduce.ts";
 import { softmaxGpu, softmaxGradGpu } from "../core/webgpu/kernels/softmax.ts";
-import { type GpuBuffer, Runtime } from "../core/webgpu/runtime.ts";
+import type { GpuBuffer, Runtime } from "../core/webgpu/runtime.ts";
+import { gpuTests, rt } from "./gpu_runtimes.ts";
 
-const ctx = await gpuContext();
-const rt = ctx ? new Runtime(ctx) : null;
-// The same device driven with the other kernel layouts (real-GPU shapes on llvmpipe and vice
-// versa), so both sides of every `isSoftware` choice are checked on whatever adapter runs this.
-const rtOther = ctx ? new Runtime({ ...ctx, isSoftware: !ctx.isSoftware }) : null;
-
-/** A test on the default layouts; with `other`, again (quick = fewer ops) on the other ones. */
-function gpuTest(name: string, fn: (rt: Runtime, quick: boolean) => Promise<void>, other = false) {
-  Deno.test({ name: `webgpu basic: ${name}`, ignore: !rt, fn: () => fn(rt!, false) });
-  if (other) {
-    const label = `webgpu basic: ${name} [${ctx?.isSoftware ? "GPU" : "software"} layouts]`;
-    Deno.test({ name: label, ignore: !rtOther, fn: () => fn(rtOther!, true) });
-  }
+/** A test on every runtime of gpu_runtimes.ts (quick = fewer ops on the two extra ones). */
+function gpuTest(name: string, fn: (rt: Runtime, quick: boolean) => Promise<void>) {
+  gpuTests(`webgpu basic: ${name}`, fn);
 }
 
 const SIZES = [1, 3, 17, 33, 257, 70000];
@@ -128,7 +119,7 @@ gpuTest("fill", async (rt) => {
       );
     }
   }
-}, true);
+});
 
 gpuTest("unary and unaryGrad, every op", async (rt, quick) => {
   for (const op of quick ? ["gelu", "softplus", "sign"] as UnaryOp[] : UNARY_OPS) {
@@ -145,7 +136,7 @@ gpuTest("unary and unaryGrad, every op", async (rt, quick) => {
       rt.release(dyb);
     }
   }
-}, true);
+});
 
 interface BinCase {
   name: string;
@@ -250,7 +241,7 @@ gpuTest("binary, every op on contiguous, broadcast and strided views", async (rt
       rt.release(bb);
     }
   }
-}, true);
+});
 
 gpuTest("affine", async (rt) => {
   for (const n of SIZES) {
@@ -259,7 +250,7 @@ gpuTest("affine", async (rt) => {
     check(await down(rt, affineGpu(rt, xb, n, 0.37, -1.1), n), want, `affine ${n}`, 2e-6, 1e-6);
     rt.release(xb);
   }
-}, true);
+});
 
 gpuTest("reduce sum/max over [outer, r, inner]", async (rt) => {
   const triples = [
@@ -286,7 +277,7 @@ gpuTest("reduce sum/max over [outer, r, inner]", async (rt) => {
     }
     rt.release(xb);
   }
-}, true);
+});
 
 gpuTest("copy: transpose, permute, slice, expand, pad, concat, i32 bits, in-buffer", async (rt) => {
   interface CopyCase {
@@ -393,9 +384,9 @@ gpuTest("copy: transpose, permute, slice, expand, pad, concat, i32 bits, in-buff
   copyGpu(rt, bb, sv, bb, dv, [5, 7]);
   cpu.copyCpu(buf, sv, buf, dv, [5, 7]);
   check(await down(rt, bb, buf.length), buf, "copy within one buffer");
-}, true);
+});
 
-gpuTest("softmax / log-softmax and backward, both variants", async (rt) => {
+gpuTest("softmax / log-softmax and backward (the profile's row kernels)", async (rt) => {
   for (const [rows, cols] of [[1, 1], [3, 7], [5, 257], [2, 1000], [70, 33]]) {
     const x = rand(rows * cols, -8, 8), dy = rand(rows * cols);
     x[0] = -Infinity; // a masked entry (rows of one column stay all-masked: NaN on both sides)
@@ -405,19 +396,17 @@ gpuTest("softmax / log-softmax and backward, both variants", async (rt) => {
       const want = cpu.softmaxCpu(x, rows, cols, log);
       const wantDx = cpu.softmaxGradCpu(want, dy, rows, cols, log);
       const yb = up(rt, want);
-      for (const variant of ["row", "workgroup"] as const) {
-        const what = `${log ? "log" : ""}softmax ${rows}x${cols} ${variant}`;
-        const got = await down(rt, softmaxGpu(rt, xb, rows, cols, log, variant), rows * cols);
-        check(got, want, what, 1e-5, 1e-5);
-        const dx = softmaxGradGpu(rt, yb, dyb, rows, cols, log, variant);
-        check(await down(rt, dx, rows * cols), wantDx, `${what} grad`, 1e-5, 1e-5);
-      }
+      const what = `${log ? "log" : ""}softmax ${rows}x${cols} ${rt.profile.rows}`;
+      const got = await down(rt, softmaxGpu(rt, xb, rows, cols, log), rows * cols);
+      check(got, want, what, 1e-5, 1e-5);
+      const dx = softmaxGradGpu(rt, yb, dyb, rows, cols, log);
+      check(await down(rt, dx, rows * cols), wantDx, `${what} grad`, 1e-5, 1e-5);
       rt.release(yb);
     }
     rt.release(xb);
     rt.release(dyb);
   }
-}, true);
+});
 
 gpuTest("gather / scatterAdd with repeated indices, both scatter strategies", async (rt) => {
   const cases = [[1, 10, 4, 7], [3, 5, 1, 9], [2, 17, 3, 33], [1, 300, 64, 5000], [4, 257, 5, 600]];
@@ -439,7 +428,7 @@ gpuTest("gather / scatterAdd with repeated indices, both scatter strategies", as
     }
     for (const b of [xb, ib, dyb]) rt.release(b);
   }
-}, true);
+});
 
 gpuTest("no leaked temporaries", async (rt) => {
   await rt.sync();
@@ -485,7 +474,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   pairs.forEach(([n, d], i) => packed.set([n, d, invBits(d)], i * 4));
   const ndb = rt.alloc(packed.byteLength), qb = rt.alloc(pairs.length * 4);
   rt.write(ndb, packed);
-  rt.dispatch(k, [ndb, qb], [pairs.length], [Math.ceil(pairs.length / 64)]);
+  rt.dispatch(k, { nd: ndb, q: qb }, { n: pairs.length }, [Math.ceil(pairs.length / 64)]);
   const q = new Uint32Array(await rt.read(qb, pairs.length * 4));
   pairs.forEach(([n, d], i) => assert.equal(q[i], Math.floor(n / d), `udiv(${n}, ${d})`));
   rt.release(ndb);
@@ -527,7 +516,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       rt!.write(src, data);
       // from word 1: the copy honours a 16-byte offset
       const tex = rt!.texture(src, 16, texels);
-      rt!.dispatch(k, [tex, dst], [texels], [Math.ceil(texels / 64)]);
+      rt!.dispatch(k, { In: tex, Out: dst }, { n: texels }, [Math.ceil(texels / 64)]);
       rt!.releaseTexture(tex);
       const got = new Float32Array(await rt!.read(dst, 16 * texels));
       assert.deepEqual(got, data.subarray(4, 4 + 4 * texels), `${texels} texels`);

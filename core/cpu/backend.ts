@@ -33,7 +33,7 @@ import {
 } from "./elementwise.ts";
 import { matmulCpu } from "./matmul.ts";
 import { layerNormCpu, layerNormGradCpu } from "./norm.ts";
-import { selectiveScanCpu, selectiveScanGradCpu } from "./scan.ts";
+import { joinBC, selectiveScanCpu, selectiveScanGradCpu, splitBC } from "./scan.ts";
 
 export class CpuBuffer implements DeviceBuffer {
   constructor(readonly data: Float32Array | Int32Array) {}
@@ -208,7 +208,7 @@ export class CpuBackend implements Backend {
     return { dx: this.track(g.dx), dw: this.track(g.dw), db: this.track(g.db) };
   }
   selectiveScan(inp: ScanInputs, args: ScanArgs) {
-    const r = selectiveScanCpu(scanArrays(inp), args);
+    const r = selectiveScanCpu(scanArrays(inp, args), args);
     return { out: this.track(r.out), saved: r.saved.map((s) => this.track(s)) };
   }
   selectiveScanGrad(
@@ -217,14 +217,13 @@ export class CpuBackend implements Backend {
     dout: DeviceBuffer,
     args: ScanArgs,
   ): ScanGrads {
-    const g = selectiveScanGradCpu(scanArrays(inp), saved.map(f), f(dout), args);
+    const g = selectiveScanGradCpu(scanArrays(inp, args), saved.map(f), f(dout), args);
     const out: ScanGrads = {
       dx: this.track(g.dx),
       dDelta: this.track(g.dDelta),
       dDeltaBias: this.track(g.dDeltaBias),
       dA: this.track(g.dA),
-      dBm: this.track(g.dBm),
-      dCm: this.track(g.dCm),
+      dBC: this.track(joinBC(g.dBm, g.dCm, args.state)),
       dDskip: this.track(g.dDskip),
     };
     if (g.dz) out.dz = this.track(g.dz);
@@ -258,14 +257,15 @@ export class CpuBackend implements Backend {
   }
 }
 
-function scanArrays(inp: ScanInputs) {
+function scanArrays(inp: ScanInputs, args: ScanArgs) {
+  const [Bm, Cm] = splitBC(f(inp.BC), args.state);
   return {
     x: f(inp.x),
     delta: f(inp.delta),
     deltaBias: f(inp.deltaBias),
     A: f(inp.A),
-    Bm: f(inp.Bm),
-    Cm: f(inp.Cm),
+    Bm,
+    Cm,
     Dskip: f(inp.Dskip),
     z: inp.z ? f(inp.z) : undefined,
   };

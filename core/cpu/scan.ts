@@ -35,6 +35,28 @@ export interface ScanGradArrays {
   dz?: Float32Array;
 }
 
+/** B [rows, N] and C [rows, N] from BC [rows, 2N] (the backends' layout, see ScanInputs). */
+export function splitBC(BC: Float32Array, N: number): [Float32Array, Float32Array] {
+  const rows = BC.length / (2 * N);
+  const Bm = new Float32Array(rows * N), Cm = new Float32Array(rows * N);
+  for (let r = 0; r < rows; r++) {
+    Bm.set(BC.subarray(2 * r * N, (2 * r + 1) * N), r * N);
+    Cm.set(BC.subarray((2 * r + 1) * N, (2 * r + 2) * N), r * N);
+  }
+  return [Bm, Cm];
+}
+
+/** BC [rows, 2N] from B and C [rows, N]. */
+export function joinBC(Bm: Float32Array, Cm: Float32Array, N: number): Float32Array {
+  const rows = Bm.length / N;
+  const BC = new Float32Array(rows * 2 * N);
+  for (let r = 0; r < rows; r++) {
+    BC.set(Bm.subarray(r * N, (r + 1) * N), 2 * r * N);
+    BC.set(Cm.subarray(r * N, (r + 1) * N), (2 * r + 1) * N);
+  }
+  return BC;
+}
+
 /** Steps between recomputation checkpoints in the backward. */
 const CHUNK = 32;
 

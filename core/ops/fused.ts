@@ -11,6 +11,7 @@ import { Tensor } from "../tensor.ts";
 import { add, mul } from "./elementwise.ts";
 import { matmul, matmulT } from "./matmul.ts";
 import { softmax } from "./nn_ops.ts";
+import { concat } from "./shape_ops.ts";
 
 function expectShape(op: string, what: string, t: Tensor, shape: readonly number[]): void {
   if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
@@ -114,8 +115,10 @@ export interface SelectiveScanInputs {
   /** [B, L, D], before softplus */ delta: Tensor;
   /** [D] */ deltaBias: Tensor;
   /** [D, N], negative (−exp(A_log)) */ A: Tensor;
-  /** [B, L, N] */ Bm: Tensor;
-  /** [B, L, N] */ Cm: Tensor;
+  /** [B, L, 2N]: B_t then C_t in each row, as Mamba's x_proj lays them out (or Bm and Cm) */
+  BC?: Tensor;
+  /** [B, L, N], with Cm instead of BC */ Bm?: Tensor;
+  /** [B, L, N] */ Cm?: Tensor;
   /** [D] */ D: Tensor;
   /** [B, L, D] optional gate: out = y ⊙ silu(z) */ z?: Tensor;
 }
@@ -126,8 +129,14 @@ export interface SelectiveScanInputs {
  */
 export function selectiveScan(inp: SelectiveScanInputs): Tensor {
   const op = "selectiveScan";
-  const { x, delta, deltaBias, A, Bm, Cm, D, z } = inp;
-  const all = [x, delta, deltaBias, A, Bm, Cm, D, ...(z ? [z] : [])];
+  const { x, delta, deltaBias, A, D, z } = inp;
+  const split = inp.Bm !== undefined || inp.Cm !== undefined;
+  if (inp.BC ? split : !(inp.Bm && inp.Cm)) {
+    throw new Error(`${op}: give either BC or both Bm and Cm`);
+  }
+  if (inp.Bm) expectShape(op, "B", inp.Bm, inp.Cm!.shape);
+  const BC = inp.BC ?? concat([inp.Bm!, inp.Cm!], 2);
+  const all = [x, delta, deltaBias, A, BC, D, ...(z ? [z] : [])];
   const be = backendOf(op, all);
   if (x.rank !== 3) throw new Error(`${op}: x should be [B, L, D], got ${x.describe()}`);
   const [batch, length, channels] = x.shape;
@@ -136,8 +145,7 @@ export function selectiveScan(inp: SelectiveScanInputs): Tensor {
   expectShape(op, "A", A, [channels, state]);
   expectShape(op, "delta", delta, x.shape);
   expectShape(op, "deltaBias", deltaBias, [channels]);
-  expectShape(op, "B", Bm, [batch, length, state]);
-  expectShape(op, "C", Cm, [batch, length, state]);
+  expectShape(op, "BC", BC, [batch, length, 2 * state]);
   expectShape(op, "D", D, [channels]);
   if (z) expectShape(op, "z", z, x.shape);
   const args: ScanArgs = { batch, length, channels, state, hasZ: !!z };
@@ -146,8 +154,7 @@ export function selectiveScan(inp: SelectiveScanInputs): Tensor {
     delta: delta.buf(op),
     deltaBias: deltaBias.buf(op),
     A: A.buf(op),
-    Bm: Bm.buf(op),
-    Cm: Cm.buf(op),
+    BC: BC.buf(op),
     Dskip: D.buf(op),
     z: z?.buf(op),
   };
@@ -155,15 +162,14 @@ export function selectiveScan(inp: SelectiveScanInputs): Tensor {
   // Saved buffers are owned by tensors so that the step's scope frees them.
   const savedT = saved.map((s) => wrap(x, s, [s.bytes / 4]));
   const outT = wrap(x, out, x.shape);
-  return node(op, outT, [x, delta, deltaBias, A, Bm, Cm, D, z ?? null], (dy) => {
+  return node(op, outT, [x, delta, deltaBias, A, BC, D, z ?? null], (dy) => {
     const g = be.selectiveScanGrad(bufs, savedT.map((t) => t.buf(op)), dy.buf(op), args);
     return [
       wrap(x, g.dx, x.shape),
       wrap(x, g.dDelta, x.shape),
       wrap(x, g.dDeltaBias, [channels]),
       wrap(x, g.dA, A.shape),
-      wrap(x, g.dBm, Bm.shape),
-      wrap(x, g.dCm, Cm.shape),
+      wrap(x, g.dBC, BC.shape),
       wrap(x, g.dDskip, [channels]),
       z && g.dz ? wrap(x, g.dz, x.shape) : null,
     ];

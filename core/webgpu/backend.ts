@@ -38,9 +38,9 @@ export class WebGpuBackend implements Backend {
   readonly description: string;
   readonly rt: Runtime;
 
-  constructor(ctx: GpuContext) {
-    this.rt = new Runtime(ctx);
-    this.description = ctx.description;
+  constructor(ctx: GpuContext | Runtime) {
+    this.rt = ctx instanceof Runtime ? ctx : new Runtime(ctx);
+    this.description = this.rt.ctx.description;
   }
 
   alloc(n: number): DeviceBuffer {
@@ -100,7 +100,7 @@ export class WebGpuBackend implements Backend {
     copyGpu(this.rt, g(src), sv, g(dst), dv, shape);
   }
   matmul(a: DeviceBuffer, b: DeviceBuffer, args: MatmulArgs, bias?: DeviceBuffer): DeviceBuffer {
-    return matmulGpu(this.rt, g(a), g(b), args, {}, bias && g(bias));
+    return matmulGpu(this.rt, g(a), g(b), args, bias && g(bias));
   }
   matmulAct(
     a: DeviceBuffer,
@@ -232,8 +232,7 @@ function scanBuffers(inp: ScanInputs) {
     delta: g(inp.delta),
     deltaBias: g(inp.deltaBias),
     A: g(inp.A),
-    Bm: g(inp.Bm),
-    Cm: g(inp.Cm),
+    BC: g(inp.BC),
     Dskip: g(inp.Dskip),
     z: inp.z ? g(inp.z) : undefined,
   };

@@ -44,7 +44,13 @@ export class KernelProfiler {
     const enc = this.rt.encoderForPass();
     enc.resolveQuerySet(this.querySet, 0, n, this.resolveBuf, 0);
     const tmp = this.rt.alloc(n * 8);
-    this.rt.copyBuffer({ buffer: this.resolveBuf, bytes: n * 8, id: -1 }, 0, tmp, 0, n * 8);
+    this.rt.copyBuffer(
+      { buffer: this.resolveBuf, bytes: n * 8, offset: 0, id: -1 },
+      0,
+      tmp,
+      0,
+      n * 8,
+    );
     const ticks = new BigInt64Array(await this.rt.read(tmp, n * 8));
     this.rt.release(tmp);
     this.names.forEach((name, k) => {

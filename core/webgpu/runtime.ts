@@ -6,11 +6,29 @@
  * before the pending commands that still read its old contents.
  */
 import type { GpuContext } from "./device.ts";
+import { type Kernel, type KernelLayout, parseLayout } from "./kernel.ts";
+import type { AdapterProfile } from "./profile.ts";
+
+export type { Kernel } from "./kernel.ts";
 
 export interface GpuBuffer {
+  /** Usable bytes (a pooled buffer's size class, or a part's size rounded up to 16). */
   readonly bytes: number;
   readonly buffer: GPUBuffer;
+  /** Where this buffer's bytes start in `buffer`: 0, except for a part of a packed allocation. */
+  readonly offset: number;
   readonly id: number;
+  /** A part's shared owner: the whole returns to the pool when its last part is released. */
+  readonly pack?: { readonly whole: GpuBuffer; live: number };
+}
+
+/** One pooled buffer holding several tensors: bind `whole` once, index by `offsets`. */
+export interface Packed {
+  readonly whole: GpuBuffer;
+  /** Each part as a buffer of its own (binding offsets aligned for any kernel to read). */
+  readonly parts: GpuBuffer[];
+  /** Element (4-byte word) offsets of the parts in `whole`, for a kernel's uniforms. */
+  readonly offsets: number[];
 }
 
 /**
@@ -31,17 +49,6 @@ export interface GpuTexture {
 export const TEX_W = 2048;
 export const TEX_W_LOG2 = 11;
 
-/**
- * A compute kernel: WGSL whose entry point is `main`, with `@group(0) @binding(0) var<uniform> u`
- * (a struct of 4-byte fields) and storage buffers at bindings 1.. in the order `dispatch` gets
- * them, each declared `var<storage, read>` or `var<storage, read_write>` (or `texture_2d<f32>`
- * for a GpuTexture). The name must identify the WGSL text: it keys the pipeline cache.
- */
-export interface Kernel {
-  readonly name: string;
-  readonly wgsl: string;
-}
-
 const UNIFORM_STRIDE = 256; // minUniformBufferOffsetAlignment on every adapter we know
 const UNIFORM_CAPACITY = 1 << 20; // 4096 dispatches per flush
 const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -53,15 +60,31 @@ function sizeClass(bytes: number): number {
   return Math.ceil(b / (1 << 20)) * (1 << 20);
 }
 
+/** A kernel's buffers and textures by binding name. */
+export type Bindings = Readonly<Record<string, GpuBuffer | GpuTexture>>;
+/** A kernel's uniforms by field name (written as the field's WGSL type says). */
+export type Uniforms = Readonly<Record<string, number>>;
+
+interface Pipeline {
+  pipe: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  kernel: KernelLayout;
+}
+
 export class Runtime {
   readonly device: GPUDevice;
+  /** Per-adapter kernel choices (profile.ts); `withProfile` gives a runtime with others. */
+  readonly profile: AdapterProfile;
   private nextId = 1;
   private free = new Map<number, GpuBuffer[]>();
   private retired: GpuBuffer[] = [];
   private freeTextures = new Map<number, GpuTexture[]>();
   bytesAllocated = 0;
   bytesInUse = 0;
-  private pipelines = new Map<string, { pipe: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  private pipelines = new Map<string, Pipeline>();
+  private partIds = new Map<string, number>();
+  /** Error-scope results (of submitted encoders, of pipeline creation), checked at the next sync. */
+  private pendingErrors: Promise<string | null>[] = [];
   private bindGroups = new Map<string, GPUBindGroup>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -69,6 +92,7 @@ export class Runtime {
   private uniformData = new ArrayBuffer(UNIFORM_CAPACITY);
   private uniformF32 = new Float32Array(this.uniformData);
   private uniformU32 = new Uint32Array(this.uniformData);
+  private uniformI32 = new Int32Array(this.uniformData);
   private uniformOffset = 0;
   private staging: GPUBuffer[] = [];
   /** Dispatches recorded since start (for benchmarks). */
@@ -76,8 +100,9 @@ export class Runtime {
   /** When set, every dispatch gets its own timed pass (see profiler.ts). */
   profiler: { pass(rt: Runtime, name: string): GPUComputePassEncoder } | null = null;
 
-  constructor(readonly ctx: GpuContext) {
+  constructor(readonly ctx: GpuContext, profile: AdapterProfile = ctx.profile) {
     this.device = ctx.device;
+    this.profile = profile;
     this.uniformBuffer = this.device.createBuffer({
       size: UNIFORM_CAPACITY,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -90,14 +115,44 @@ export class Runtime {
     let buf = list?.pop();
     if (!buf) {
       const buffer = this.device.createBuffer({ size: cls, usage: USAGE });
-      buf = { bytes: cls, buffer, id: this.nextId++ };
+      buf = { bytes: cls, buffer, offset: 0, id: this.nextId++ };
       this.bytesAllocated += cls;
     }
     this.bytesInUse += cls;
     return buf;
   }
 
+  /**
+   * One pooled buffer split into parts of the given byte sizes, each a buffer of its own for the
+   * kernels that read it later. A kernel with more outputs than WebGPU's 8 storage bindings allow
+   * writes them all through `whole`.
+   */
+  allocParts(sizes: readonly number[]): Packed {
+    const align = Math.max(16, this.ctx.limits.minStorageBufferOffsetAlignment);
+    const starts: number[] = [];
+    let end = 0;
+    for (const b of sizes) {
+      starts.push(end);
+      end += Math.ceil(Math.max(b, 16) / align) * align;
+    }
+    const whole = this.alloc(end);
+    const pack = { whole, live: sizes.length };
+    const parts = sizes.map((b, i) => {
+      // Ids stable across steps (same pooled buffer, same layout) keep bind groups cached.
+      const key = `${whole.id}:${starts[i]}:${b}`;
+      let id = this.partIds.get(key);
+      if (id === undefined) this.partIds.set(key, id = this.nextId++);
+      const bytes = Math.ceil(Math.max(b, 16) / 16) * 16;
+      return { bytes, buffer: whole.buffer, offset: starts[i], id, pack };
+    });
+    return { whole, parts, offsets: starts.map((o) => o / 4) };
+  }
+
   release(buf: GpuBuffer): void {
+    if (buf.pack) {
+      if (--buf.pack.live === 0) this.release(buf.pack.whole);
+      return;
+    }
     this.bytesInUse -= buf.bytes;
     this.retired.push(buf);
   }
@@ -126,6 +181,7 @@ export class Runtime {
     this.bytesInUse += tex.bytes;
     const enc = this.endPass();
     const row = 16 * TEX_W;
+    offset += buf.offset;
     if (full) {
       enc.copyBufferToTexture({ buffer: buf.buffer, offset, bytesPerRow: row }, {
         texture: tex.texture,
@@ -168,12 +224,13 @@ export class Runtime {
     }
     this.free.clear();
     this.bindGroups.clear();
+    this.partIds.clear();
   }
 
   write(buf: GpuBuffer, data: ArrayBufferView, byteOffset = 0): void {
     this.device.queue.writeBuffer(
       buf.buffer,
-      byteOffset,
+      buf.offset + byteOffset,
       data.buffer as ArrayBuffer,
       data.byteOffset,
       data.byteLength,
@@ -181,28 +238,36 @@ export class Runtime {
   }
 
   /**
-   * Pipelines are keyed by kernel name. The layout is explicit (read from the WGSL's storage
+   * Pipelines are keyed by kernel name. The layout is explicit (read from the WGSL's
    * declarations) because "auto" layouts cannot have the dynamic uniform offset we rely on.
    */
-  pipeline(kernel: Kernel): { pipe: GPUComputePipeline; layout: GPUBindGroupLayout } {
+  private pipeline(kernel: Kernel): Pipeline {
     let p = this.pipelines.get(kernel.name);
     if (!p) {
+      const parsed = parseLayout(kernel);
+      const storage = parsed.bindings.filter((b) => b.kind !== "texture").length;
+      if (storage > this.ctx.limits.maxStorageBuffersPerShaderStage) {
+        throw new Error(
+          `${kernel.name}: binds ${storage} storage buffers; this device allows ` +
+            `${this.ctx.limits.maxStorageBuffersPerShaderStage} per stage`,
+        );
+      }
       const entries: GPUBindGroupLayoutEntry[] = [{
         binding: 0,
         visibility: GPUShaderStage.COMPUTE,
         buffer: { type: "uniform", hasDynamicOffset: true },
       }];
-      const re =
-        /@binding\((\d+)\)\s*var(?:<storage,\s*(read_write|read)>|\s+\w+\s*:\s*texture_2d)/g;
-      for (const m of kernel.wgsl.matchAll(re)) {
+      parsed.bindings.forEach((b, i) =>
         entries.push({
-          binding: Number(m[1]),
+          binding: i + 1,
           visibility: GPUShaderStage.COMPUTE,
-          ...(m[2] === undefined ? { texture: { sampleType: "unfilterable-float" as const } } : {
-            buffer: { type: m[2] === "read" ? "read-only-storage" as const : "storage" as const },
+          ...(b.kind === "texture" ? { texture: { sampleType: "unfilterable-float" as const } } : {
+            buffer: { type: b.kind === "read" ? "read-only-storage" as const : "storage" as const },
           }),
-        });
-      }
+        })
+      );
+      // Its own scope: wgpu's messages about a pipeline do not always carry its label.
+      this.device.pushErrorScope("validation");
       const layout = this.device.createBindGroupLayout({ entries, label: kernel.name });
       const module = this.device.createShaderModule({ code: kernel.wgsl, label: kernel.name });
       const pipe = this.device.createComputePipeline({
@@ -210,47 +275,89 @@ export class Runtime {
         compute: { module, entryPoint: "main" },
         label: kernel.name,
       });
-      p = { pipe, layout };
+      this.pendingErrors.push(this.scopeResult(`kernel ${kernel.name}: `));
+      p = { pipe, layout, kernel: parsed };
       this.pipelines.set(kernel.name, p);
     }
     return p;
   }
 
+  /** Workgroups for `groups` of them, folded into y past the per-dimension limit. */
+  grid(groups: number): [number, number] {
+    const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
+    const x = Math.max(1, Math.min(groups, max));
+    return [x, Math.ceil(groups / x)];
+  }
+
   /**
-   * Record one dispatch. `uniforms` are written as u32 (integers) or f32 (values marked by
-   * `f32Mask` bit i) in order, matching the kernel's uniform struct of 4-byte fields.
+   * Record one dispatch of `kernel` with its buffers and uniforms by the names its WGSL declares
+   * (every one given, no others). Workgroups beyond the per-dimension limit are an error.
    */
   dispatch(
     kernel: Kernel,
-    buffers: (GpuBuffer | GpuTexture)[],
-    uniforms: readonly number[],
-    workgroups: [number, number?, number?],
-    f32Mask = 0,
+    buffers: Bindings,
+    uniforms: Uniforms,
+    workgroups: readonly [number, number?, number?],
   ): void {
     if (this.uniformOffset + UNIFORM_STRIDE > UNIFORM_CAPACITY) this.flush();
+    this.encoderNow(); // first: its error scopes must see the pipeline's creation
+    const { pipe, layout, kernel: kl } = this.pipeline(kernel);
     const off = this.uniformOffset;
     const base = off / 4;
-    for (let i = 0; i < uniforms.length; i++) {
-      if ((f32Mask >> i) & 1) this.uniformF32[base + i] = uniforms[i];
-      else this.uniformU32[base + i] = uniforms[i];
+    const fields = kl.uniforms;
+    for (let i = 0; i < fields.length; i++) {
+      const v = uniforms[fields[i].name];
+      if (v === undefined) {
+        throw new Error(`${kernel.name}: no value for uniform "${fields[i].name}"`);
+      }
+      if (fields[i].type === "f32") this.uniformF32[base + i] = v;
+      else if (fields[i].type === "i32") this.uniformI32[base + i] = v;
+      else this.uniformU32[base + i] = v;
     }
-    this.uniformOffset += UNIFORM_STRIDE;
-    const { pipe, layout } = this.pipeline(kernel);
+    let given = 0;
+    for (const _ in uniforms) given++;
+    if (given !== fields.length) unknownNames(kernel, "uniform", uniforms, fields);
     let key = kernel.name;
-    for (const b of buffers) key += ":" + b.id;
+    const bl = kl.bindings;
+    for (let i = 0; i < bl.length; i++) {
+      const b = buffers[bl[i].name];
+      if (b === undefined) throw new Error(`${kernel.name}: no buffer for binding "${bl[i].name}"`);
+      key += ":" + b.id;
+    }
+    given = 0;
+    for (const _ in buffers) given++;
+    if (given !== bl.length) unknownNames(kernel, "binding", buffers, bl);
+    this.uniformOffset += UNIFORM_STRIDE;
     let bg = this.bindGroups.get(key);
     if (!bg) {
+      checkAliasing(kernel, bl, buffers);
       bg = this.device.createBindGroup({
         layout,
+        label: kernel.name,
         entries: [
           { binding: 0, resource: { buffer: this.uniformBuffer, size: UNIFORM_STRIDE } },
-          ...buffers.map((b, i) => ({
-            binding: i + 1,
-            resource: "view" in b ? b.view : { buffer: b.buffer },
-          })),
+          ...bl.map((d, i) => {
+            const b = buffers[d.name];
+            if (("view" in b) !== (d.kind === "texture")) {
+              throw new Error(
+                `${kernel.name}: "${d.name}" wants a ${
+                  d.kind === "texture" ? "texture" : "buffer"
+                }`,
+              );
+            }
+            return {
+              binding: i + 1,
+              resource: "view" in b
+                ? b.view
+                : { buffer: b.buffer, offset: b.offset, size: b.bytes },
+            };
+          }),
         ],
       });
-      if (this.bindGroups.size > 20000) this.bindGroups.clear();
+      if (this.bindGroups.size > 20000) {
+        this.bindGroups.clear();
+        this.partIds.clear();
+      }
       this.bindGroups.set(key, bg);
     }
     const pass = this.profiler ? this.profiler.pass(this, kernel.name) : this.computePass();
@@ -268,9 +375,22 @@ export class Runtime {
     this.dispatches++;
   }
 
+  /**
+   * The step's encoder. Its commands run inside error scopes, so a validation or out-of-memory
+   * error stops the run at the next sync with the error (which names the kernel's pipeline)
+   * instead of a logged line and garbage results. Two scopes per encoder cost about 2 µs.
+   */
+  private encoderNow(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.device.pushErrorScope("out-of-memory");
+      this.device.pushErrorScope("validation");
+      this.encoder = this.device.createCommandEncoder();
+    }
+    return this.encoder;
+  }
+
   private computePass(): GPUComputePassEncoder {
-    this.encoder ??= this.device.createCommandEncoder();
-    this.pass ??= this.encoder.beginComputePass();
+    this.pass ??= this.encoderNow().beginComputePass();
     return this.pass;
   }
 
@@ -280,12 +400,12 @@ export class Runtime {
   }
 
   private endPass(): GPUCommandEncoder {
-    this.encoder ??= this.device.createCommandEncoder();
+    const enc = this.encoderNow();
     if (this.pass) {
       this.pass.end();
       this.pass = null;
     }
-    return this.encoder;
+    return enc;
   }
 
   copyBuffer(
@@ -295,7 +415,14 @@ export class Runtime {
     dstOffset: number,
     bytes: number,
   ): void {
-    this.endPass().copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
+    const enc = this.endPass();
+    enc.copyBufferToBuffer(
+      src.buffer,
+      src.offset + srcOffset,
+      dst.buffer,
+      dst.offset + dstOffset,
+      bytes,
+    );
   }
 
   /** Submit everything recorded; retired buffers become reusable. */
@@ -314,6 +441,7 @@ export class Runtime {
       this.device.queue.submit([enc.finish()]);
       this.encoder = null;
       this.uniformOffset = 0;
+      this.pendingErrors.push(this.scopeResult(""), this.scopeResult(""));
     }
     for (const b of this.retired) {
       let list = this.free.get(b.bytes);
@@ -331,8 +459,10 @@ export class Runtime {
       size: sizeClass(size),
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
-    this.endPass().copyBufferToBuffer(buf.buffer, 0, staging, 0, Math.ceil(bytes / 4) * 4);
+    const enc = this.endPass();
+    enc.copyBufferToBuffer(buf.buffer, buf.offset, staging, 0, Math.ceil(bytes / 4) * 4);
     this.flush();
+    await this.checkErrors();
     await staging.mapAsync(GPUMapMode.READ, 0, size);
     const out = staging.getMappedRange(0, size).slice(0, bytes);
     staging.unmap();
@@ -343,6 +473,67 @@ export class Runtime {
   /** Wait until all submitted work has finished (benchmarks). */
   async sync(): Promise<void> {
     this.flush();
+    await this.checkErrors();
     await this.device.queue.onSubmittedWorkDone();
+    this.throwFailure();
+  }
+
+  /** The innermost error scope's error as a message (prefixed), or null. */
+  private scopeResult(prefix: string): Promise<string | null> {
+    return this.device.popErrorScope().then((e) => {
+      if (!e) return null;
+      const kind = e instanceof GPUOutOfMemoryError ? "out of memory" : "validation error";
+      return `WebGPU ${kind} on ${this.ctx.adapterName}: ${prefix}${e.message}`;
+    });
+  }
+
+  /** Throws the first WebGPU error reported since the last check. */
+  private async checkErrors(): Promise<void> {
+    const pending = this.pendingErrors;
+    this.pendingErrors = [];
+    for (const message of await Promise.all(pending)) if (message) throw new Error(message);
+    this.throwFailure();
+  }
+
+  private throwFailure(): void {
+    if (this.ctx.failure) throw new Error(this.ctx.failure);
+  }
+
+  /** A runtime on the same device with some profile choices replaced (tests, benchmarks). */
+  withProfile(overrides: Partial<AdapterProfile>): Runtime {
+    return new Runtime(this.ctx, { ...this.profile, ...overrides });
+  }
+}
+
+function unknownNames(
+  kernel: Kernel,
+  what: string,
+  given: object,
+  declared: readonly { name: string }[],
+): never {
+  const names = new Set(declared.map((d) => d.name));
+  const extra = Object.keys(given).filter((k) => !names.has(k));
+  throw new Error(`${kernel.name}: no ${what} named ${extra.map((k) => `"${k}"`).join(", ")}`);
+}
+
+/**
+ * WebGPU treats a buffer as one resource: bound writable in a dispatch, it may not also be bound
+ * read-only in it (parts of one packed allocation included). Checked once per bind group.
+ */
+function checkAliasing(
+  kernel: Kernel,
+  bindings: KernelLayout["bindings"],
+  buffers: Bindings,
+): void {
+  const written = new Set<GPUBuffer>();
+  for (const d of bindings) {
+    const b = buffers[d.name];
+    if (d.kind === "read_write" && !("view" in b)) written.add(b.buffer);
+  }
+  for (const d of bindings) {
+    const b = buffers[d.name];
+    if (d.kind === "read" && !("view" in b) && written.has(b.buffer)) {
+      throw new Error(`${kernel.name}: "${d.name}" shares a buffer with an output of the dispatch`);
+    }
   }
 }

@@ -61,13 +61,22 @@ export function adamGpu(
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
   const decay = weightDecay > 0 ? 1 - lr * weightDecay : 1;
-  const hyper = [lr, beta1, beta2, 1 - beta1, 1 - beta2, eps, decay, bc1, bc2, gradScale ? 1 : 0];
+  const hyper = {
+    lr,
+    beta1,
+    beta2,
+    omb1: 1 - beta1,
+    omb2: 1 - beta2,
+    eps,
+    decay,
+    bc1,
+    bc2,
+    hasScale: gradScale ? 1 : 0,
+  };
   // g stands in for an absent scale buffer (flagged off) so the binding stays valid.
-  const bufs = [p, g, m, v, gradScale ?? g];
+  const bufs = { p, g, m, v, scale: gradScale ?? g };
   const run = (kernel: Kernel, count: number, off: number) => {
-    const groups = Math.ceil(count / WG);
-    const gx = Math.max(1, Math.min(groups, rt.ctx.limits.maxComputeWorkgroupsPerDimension));
-    rt.dispatch(kernel, bufs, [count, off, ...hyper], [gx, Math.ceil(groups / gx)], 0b11111111100);
+    rt.dispatch(kernel, bufs, { n: count, off, ...hyper }, rt.grid(Math.ceil(count / WG)));
   };
   const n4 = Math.floor(n / 4);
   if (n4 > 0) run(ADAM_VEC4, n4, 0);

@@ -9,34 +9,20 @@
  * role (dK/dV, dQ) because WGSL has no float atomics, after a Δ = rowsum(dO ⊙ O) pass.
  */
 import type { AttentionArgs } from "../../backend.ts";
-import type { GpuBuffer, Kernel, Runtime } from "../runtime.ts";
+import { type Kernel, kernel as cachedKernel } from "../kernel.ts";
+import type { AttentionTiling } from "../profile.ts";
+import type { GpuBuffer, Runtime } from "../runtime.ts";
 
 /**
- * Kernel shape: `wg` invocations per workgroup, each owning `rows` rows (its registers hold
- * rows·dh/4 vec4s per operand), stepping over tiles of `tile` keys (forward, dQ) or queries
- * (dK/dV) staged in workgroup memory.
+ * The kernel shape is the profile's `attention` tiling (profile.ts): on GPUs one row per
+ * invocation, 64 invocations, 16-row tiles (many threads, few registers each, broadcast reads
+ * from workgroup memory); on llvmpipe 8 rows per invocation in workgroups of 8 (one AVX2
+ * vector), 4-row tiles: a read of workgroup memory at a constant index is one broadcast load
+ * while every storage-buffer read is a per-lane scalar loop, so each staged key is reused across
+ * 8 rows (measured on llvmpipe at B16 H8 T280 dh32, fwd / bwd ms: 1 row × 16-tile 308 / 586,
+ * 4 rows × 8-tile 120 / 295, 8 rows × 4-tile 59 / 123, 16 rows × 4-tile 60 / 125 with 3× the
+ * JIT time).
  */
-export interface AttentionTiling {
-  wg: number;
-  rows: number;
-  tile: number;
-}
-
-/**
- * "tiled": one row per invocation, 64 invocations, 16-row tiles (real GPUs: many threads, few
- * registers each, broadcast reads from workgroup memory). "blocked": 8 rows per invocation in
- * workgroups of 8, 4-row tiles (llvmpipe: a workgroup of 8 is one AVX2 vector, a read of
- * workgroup memory at a constant index is one broadcast load while every storage-buffer read is
- * a per-lane scalar loop, so each staged key is reused across 8 rows; measured on llvmpipe at
- * B16 H8 T280 dh32, fwd / bwd ms: tiled 308 / 586, 4 rows × 8-tile 120 / 295, 8 rows × 4-tile
- * 59 / 123, 16 rows × 4-tile 60 / 125 with 3× the JIT time).
- */
-export type AttentionVariant = "tiled" | "blocked";
-
-export const ATTENTION_TILINGS: Readonly<Record<AttentionVariant, AttentionTiling>> = {
-  tiled: { wg: 64, rows: 1, tile: 16 },
-  blocked: { wg: 8, rows: 8, tile: 4 },
-};
 
 /**
  * Masked-score sentinel. Finite as WGSL requires, and small enough that exp(NEG − m), which
@@ -257,9 +243,7 @@ function dkdvWgsl(g: Gen): string {
     ).join("") + "}\n";
 }
 
-const DELTA: Kernel = {
-  name: "attn_bwd_delta",
-  wgsl: `
+const DELTA: Kernel = cachedKernel("attn_bwd_delta", () => `
 struct U { rows: u32, dh: u32 }
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> o: array<f32>;
@@ -274,53 +258,37 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   for (var e = 0u; e < u.dh; e++) { s += o[r * u.dh + e] * dO[r * u.dh + e]; }
   delta[r] = s;
 }
-`,
-};
-
-const cache = new Map<string, Kernel>();
+`);
 
 type Role = "fwd" | "dq" | "dkdv";
 
 function kernel(role: Role, dh: number, t: AttentionTiling): Kernel {
-  const name = `attn_${role}_d${dh}_w${t.wg}_r${t.rows}_t${t.tile}`;
-  let k = cache.get(name);
-  if (!k) {
+  return cachedKernel(`attn_${role}_d${dh}_w${t.wg}_r${t.rows}_t${t.tile}`, () => {
     const g: Gen = { ...t, dh, d4: Math.ceil(dh / 4), vec: dh % 4 === 0 };
-    const gen = role === "fwd" ? fwdWgsl : role === "dq" ? dqWgsl : dkdvWgsl;
-    k = { name, wgsl: gen(g) };
-    cache.set(name, k);
-  }
-  return k;
+    return (role === "fwd" ? fwdWgsl : role === "dq" ? dqWgsl : dkdvWgsl)(g);
+  });
 }
 
 /** The generated WGSL of one kernel (for inspection and experiments). */
-export function attentionWgsl(
-  role: Role,
-  dh: number,
-  t: AttentionVariant | AttentionTiling,
-): string {
-  return kernel(role, dh, typeof t === "string" ? ATTENTION_TILINGS[t] : t).wgsl;
+export function attentionWgsl(role: Role, dh: number, t: AttentionTiling): string {
+  return kernel(role, dh, t).wgsl;
 }
 
 /**
- * The tiling for a call: an explicit one, else the named or adapter-preferred variant. Blocked
- * rows shrink above dh = 32 so registers per invocation (and llvmpipe's JIT time, ~15 s for the
- * three dh = 32 kernels) stay bounded. Throws when the staged tiles exceed workgroup memory.
+ * The profile's tiling for head dim dh. Rows per invocation shrink above dh = 32 so registers
+ * per invocation (and llvmpipe's JIT time, ~15 s for the three dh = 32 kernels) stay bounded;
+ * tiles shrink until the staged rows fit the device's workgroup memory (16 KiB by default:
+ * 16-row tiles hold dh ≤ 120).
  */
-function tiling(
-  rt: Runtime,
-  dh: number,
-  v?: AttentionVariant | AttentionTiling,
-): AttentionTiling {
-  let t: AttentionTiling;
-  if (typeof v === "object") t = v;
-  else {
-    t = ATTENTION_TILINGS[v ?? (rt.ctx.isSoftware ? "blocked" : "tiled")];
-    if (t.rows > 1 && dh > 32) t = { ...t, rows: Math.max(1, Math.floor((t.rows * 32) / dh)) };
+export function attentionTiling(rt: Runtime, dh: number): AttentionTiling {
+  let t = rt.profile.attention;
+  if (t.rows > 1 && dh > 32) t = { ...t, rows: Math.max(1, Math.floor((t.rows * 32) / dh)) };
+  const bytes = (tile: number) => 2 * tile * Math.ceil(dh / 4) * 16 + 2 * tile * 4;
+  while (t.tile > 1 && bytes(t.tile) > rt.ctx.limits.maxComputeWorkgroupStorageSize) {
+    t = { ...t, tile: t.tile / 2 };
   }
-  const bytes = 2 * t.tile * Math.ceil(dh / 4) * 16 + 2 * t.tile * 4;
-  if (bytes > rt.ctx.limits.maxComputeWorkgroupStorageSize) {
-    throw new Error(`attention: head dim ${dh} needs ${bytes} B of workgroup memory per tile`);
+  if (bytes(t.tile) > rt.ctx.limits.maxComputeWorkgroupStorageSize) {
+    throw new Error(`attention: head dim ${dh} needs ${bytes(t.tile)} B of workgroup memory`);
   }
   return t;
 }
@@ -340,14 +308,13 @@ export function attentionGpu(
   k: GpuBuffer,
   v: GpuBuffer,
   args: AttentionArgs,
-  variant?: AttentionVariant | AttentionTiling,
 ): { o: GpuBuffer; lse: GpuBuffer } {
   const { batch, heads, length: T, headDim: dh, scale } = args;
-  const t = tiling(rt, dh, variant);
+  const t = attentionTiling(rt, dh);
   const o = rt.alloc(batch * heads * T * dh * 4);
   const lse = rt.alloc(batch * heads * T * 4);
-  const uni = [T, batch * heads, scale];
-  rt.dispatch(kernel("fwd", dh, t), [q, k, v, o, lse], uni, rowGrid(rt, args, t), 4);
+  const uni = { T, bh: batch * heads, scale };
+  rt.dispatch(kernel("fwd", dh, t), { q, k, v, o, lse }, uni, rowGrid(rt, args, t));
   return { o, lse };
 }
 
@@ -361,21 +328,18 @@ export function attentionGradGpu(
   lse: GpuBuffer,
   dO: GpuBuffer,
   args: AttentionArgs,
-  variant?: AttentionVariant | AttentionTiling,
 ): { dq: GpuBuffer; dk: GpuBuffer; dv: GpuBuffer } {
   const { batch, heads, length: T, headDim: dh, scale } = args;
-  const t = tiling(rt, dh, variant);
+  const t = attentionTiling(rt, dh);
   const n = batch * heads * T * dh;
   const rows = batch * heads * T;
   const delta = rt.alloc(rows * 4);
-  const groups = Math.ceil(rows / 64);
-  const gx = Math.max(1, Math.min(groups, rt.ctx.limits.maxComputeWorkgroupsPerDimension));
-  rt.dispatch(DELTA, [o, dO, delta], [rows, dh], [gx, Math.ceil(groups / gx)]);
+  rt.dispatch(DELTA, { o, dO, delta }, { rows, dh }, rt.grid(Math.ceil(rows / 64)));
   const dq = rt.alloc(n * 4), dk = rt.alloc(n * 4), dv = rt.alloc(n * 4);
-  const uni = [T, batch * heads, scale];
+  const uni = { T, bh: batch * heads, scale };
   const grid = rowGrid(rt, args, t);
-  rt.dispatch(kernel("dkdv", dh, t), [q, k, v, dO, lse, delta, dk, dv], uni, grid, 4);
-  rt.dispatch(kernel("dq", dh, t), [q, k, v, dO, lse, delta, dq], uni, grid, 4);
+  rt.dispatch(kernel("dkdv", dh, t), { q, k, v, dO, lse, delta, dk, dv }, uni, grid);
+  rt.dispatch(kernel("dq", dh, t), { q, k, v, dO, lse, delta, dq }, uni, grid);
   rt.release(delta);
   return { dq, dk, dv };
 }

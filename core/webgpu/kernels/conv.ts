@@ -7,18 +7,12 @@
  * channels: contiguous addresses. dw/db are reduced deterministically in two passes: per-chunk
  * partials for every (channel, tap) column, then a sum over chunks; no atomics.
  */
-import type { GpuBuffer, Kernel, Runtime } from "../runtime.ts";
+import { type Kernel, kernel as cachedKernel } from "../kernel.ts";
+import type { GpuBuffer, Runtime } from "../runtime.ts";
 
 const WG = 64;
 /** Time steps per invocation: enough to amortise the K − 1 warm-up loads. */
 const TC = 32;
-
-/** Workgroup grid for `n` workgroups, folded into y past the per-dimension limit. */
-function grid(rt: Runtime, n: number): [number, number] {
-  const max = rt.ctx.limits.maxComputeWorkgroupsPerDimension;
-  const x = Math.max(1, Math.min(n, max));
-  return [x, Math.ceil(n / x)];
-}
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -124,17 +118,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 `,
 };
 
-const cache = new Map<string, Kernel>();
-
 function kernel(role: "fwd" | "dx" | "wb", K: number): Kernel {
-  const name = `conv1d_${role}_k${K}`;
-  let k = cache.get(name);
-  if (!k) {
-    const gen = role === "fwd" ? fwdWgsl : role === "dx" ? dxWgsl : partialWgsl;
-    k = { name, wgsl: gen(K) };
-    cache.set(name, k);
-  }
-  return k;
+  const gen = role === "fwd" ? fwdWgsl : role === "dx" ? dxWgsl : partialWgsl;
+  return cachedKernel(`conv1d_${role}_k${K}`, () => gen(K));
 }
 
 function chunked(batch: number, length: number, channels: number) {
@@ -155,8 +141,8 @@ export function conv1dGpu(
 ): GpuBuffer {
   const y = rt.alloc(batch * length * channels * 4);
   const { chunks, threads } = chunked(batch, length, channels);
-  const uni = [batch, length, channels, chunks];
-  rt.dispatch(kernelFor("fwd", kernel), [x, w, bias, y], uni, grid(rt, Math.ceil(threads / WG)));
+  const uni = { batch, length, channels, chunks };
+  rt.dispatch(kernelFor("fwd", kernel), { x, w, bias, y }, uni, rt.grid(Math.ceil(threads / WG)));
   return y;
 }
 
@@ -180,14 +166,14 @@ export function conv1dGradGpu(
   const dw = rt.alloc(channels * kernel * 4);
   const db = rt.alloc(channels * 4);
   const { chunks, threads } = chunked(batch, length, channels);
-  const uni = [batch, length, channels, chunks];
-  const g = grid(rt, Math.ceil(threads / WG));
-  rt.dispatch(kernelFor("dx", kernel), [w, dy, dx], uni, g);
+  const uni = { batch, length, channels, chunks };
+  const g = rt.grid(Math.ceil(threads / WG));
+  rt.dispatch(kernelFor("dx", kernel), { w, dy, dx }, uni, g);
   const parts = batch * chunks;
   const part = rt.alloc(parts * channels * (kernel + 1) * 4);
-  rt.dispatch(kernelFor("wb", kernel), [x, dy, part], uni, g);
+  rt.dispatch(kernelFor("wb", kernel), { x, dy, part }, uni, g);
   const cols = channels * (kernel + 1);
-  rt.dispatch(WB_FINAL, [part, dw, db], [channels, kernel, parts], [Math.ceil(cols / WG)]);
+  rt.dispatch(WB_FINAL, { part, dw, db }, { channels, kernel, parts }, [Math.ceil(cols / WG)]);
   rt.release(part);
   return { dx, dw, db };
 }

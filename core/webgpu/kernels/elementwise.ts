@@ -3,17 +3,18 @@
  * strided/broadcast views, and affine (a·x + b). Semantics are those of core/cpu/elementwise.ts.
  *
  * On llvmpipe these are bandwidth- and dispatch-bound, so data moves as vec4s, PER of them per
- * invocation (`loopMain` in copy.ts). Pool buffers are whole multiples of 16 bytes (runtime.ts
+ * invocation (`loopMain` in flat.ts). Pool buffers are whole multiples of 16 bytes (runtime.ts
  * size classes), so the last partial vec4 of an n-element buffer is still inside the
  * allocation: its junk lanes are computed and written past n, where nobody reads.
  */
 import type { BinaryOp, UnaryOp, View } from "../../backend.ts";
 import { coalesce, sizeOf, stridesOf } from "../../shape.ts";
-import type { GpuBuffer, Kernel, Runtime } from "../runtime.ts";
+import { type Kernel, kernel } from "../kernel.ts";
+import type { Bindings, GpuBuffer, Runtime, Uniforms } from "../runtime.ts";
 import {
-  dispatchGrid,
   forEachBlock,
   invBits,
+  loopGrid,
   loopMain,
   loopStrides,
   PER,
@@ -23,68 +24,8 @@ import {
   UDIV,
   UDIV_MAX,
   WG,
-} from "./copy.ts";
-
-/**
- * Scalar helpers shared by the unary and binary kernels, written for stability rather than
- * taken from the builtins: tanh via exp(−2|x|) (builtin tanh may overflow to NaN on some
- * drivers) with a series near 0, log1p with a series for tiny arguments, and pow with Math.pow's
- * sign rules for negative bases (WGSL's pow is undefined there).
- */
-export const MATH = `
-const K_GELU: f32 = 0.7978845608028654;
-const C_GELU: f32 = 0.044715;
-// Branch-free (selects): lanes run in SIMD on llvmpipe, where a divergent branch runs both.
-fn sigm(x: f32) -> f32 {
-  let e = exp(-abs(x));
-  let r = 1.0 / (1.0 + e);
-  return select(e * r, r, x >= 0.0);
-}
-fn tanh_(x: f32) -> f32 {
-  let x2 = x * x;
-  let series = x * (1.0 + x2 * (-0.3333333333333333 + x2 * (0.13333333333333333 +
-    x2 * -0.05396825396825397)));
-  let e = exp(-2.0 * abs(x));
-  let r = (1.0 - e) / (1.0 + e);
-  return select(select(-r, r, x >= 0.0), series, abs(x) < 0.125);
-}
-// log(1 + e) for e >= 0; the quotient corrects the rounding of 1 + e (Goldberg).
-fn log1p_(e: f32) -> f32 {
-  let v = 1.0 + e;
-  return select(log(v) * (e / (v - 1.0)), e * (1.0 - e * (0.5 - e * 0.3333333333333333)),
-    e < 1e-4);
-}
-fn softplus_(x: f32) -> f32 {
-  return select(log1p_(exp(x)), x, x > 20.0);
-}
-// 0.5·x·(1 + tanh z) = x·σ(2z): no cancellation for negative x.
-fn gelu_(x: f32) -> f32 {
-  return x * sigm(2.0 * K_GELU * (x + C_GELU * x * x * x));
-}
-fn gelu_d(x: f32) -> f32 {
-  let s = sigm(2.0 * K_GELU * (x + C_GELU * x * x * x));
-  return s + 2.0 * x * s * (1.0 - s) * K_GELU * (1.0 + 3.0 * C_GELU * x * x);
-}
-fn pow_(a: f32, b: f32) -> f32 {
-  if (b == 0.0) { return 1.0; }
-  if (b == 1.0) { return a; }
-  if (b == 2.0) { return a * a; }
-  if (b == -1.0) { return 1.0 / a; }
-  let isInt = b == floor(b);
-  let odd = isInt && floor(b * 0.5) != b * 0.5;
-  if (a == 0.0) {
-    if (b > 0.0) { return select(0.0, a, odd); }
-    return select(1.0 / (a * a), 1.0 / a, odd);
-  }
-  if (a < 0.0) {
-    // NaN built at run time: a constant NaN is a shader-creation error in some WGSL compilers.
-    if (!isInt) { return bitcast<f32>(0x7fc00000u | (bitcast<u32>(b) & 0u)); }
-    let r = pow(-a, b);
-    return select(r, -r, odd);
-  }
-  return pow(a, b);
-}
-`;
+} from "./flat.ts";
+import { MATH } from "./wgsl_math.ts";
 
 /** WGSL scalar expressions in x: [f(x), f'(x)], mirroring unaryFn / unaryDerivFn. */
 export const UNARY: Record<UnaryOp, [string, string]> = {
@@ -101,7 +42,7 @@ export const UNARY: Record<UnaryOp, [string, string]> = {
   relu: ["select(0.0, x, x > 0.0)", "select(0.0, 1.0, x > 0.0)"],
   gelu: ["gelu_(x)", "gelu_d(x)"],
   silu: ["x * sigm(x)", "sigm(x) * (1.0 + x * (1.0 - sigm(x)))"],
-  softplus: ["softplus_(x)", "select(sigm(x), 1.0, x > 20.0)"],
+  softplus: ["softplus_(x)", "dsoftplus_(x)"],
   sign: ["select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0)", "0.0"],
   step: ["select(0.0, 1.0, x > 0.0)", "0.0"],
   cos: ["cos(x)", "-sin(x)"],
@@ -123,34 +64,25 @@ const BINARY: Record<BinaryOp, string> = {
   eq: "select(0.0, 1.0, a == b)",
 };
 
-const kernels = new Map<string, Kernel>();
-function kernel(name: string, make: () => string): Kernel {
-  let k = kernels.get(name);
-  if (!k) kernels.set(name, k = { name, wgsl: make() });
-  return k;
-}
-
 const map4 = (f: string, v: string) =>
   `vec4(${f}(${v}.x), ${f}(${v}.y), ${f}(${v}.z), ${f}(${v}.w))`;
 const map4b = (f: string, a: string, b: string) =>
   `vec4(${f}(${a}.x, ${b}.x), ${f}(${a}.y, ${b}.y), ${f}(${a}.z, ${b}.z), ${f}(${a}.w, ${b}.w))`;
 
-/** Record a `loopMain` kernel over ceil(n/4) vec4s; `padded` must hold all of them. */
+/** Record a `loopMain` kernel over ceil(n/4) vec4s; `padded` (default: all) must hold them. */
 function dispatch4(
   rt: Runtime,
   k: Kernel,
-  bufs: GpuBuffer[],
+  bufs: Bindings,
   n: number,
-  uniforms: number[],
-  mask = 0,
-  padded = bufs,
+  uniforms: Uniforms,
+  padded = Object.values(bufs) as GpuBuffer[],
 ) {
   const n4 = Math.ceil(n / 4);
   for (const b of padded) {
     if (b.bytes < n4 * 16) throw new Error(`${k.name}: buffer of ${b.bytes} B is not vec4-padded`);
   }
-  const grid = dispatchGrid(rt, Math.ceil(n4 / (WG * PER)));
-  rt.dispatch(k, bufs, [n4, ...loopStrides(rt), ...uniforms], grid, mask << 3);
+  rt.dispatch(k, bufs, { n4, ...loopStrides(rt), ...uniforms }, loopGrid(rt, n4));
 }
 
 /** A new buffer of n copies of `value` (any f32, NaN and ±Infinity included). */
@@ -163,7 +95,7 @@ struct U { n4: u32, ls: u32, is: u32, value: f32 }
 @group(0) @binding(1) var<storage, read_write> y: array<vec4<f32>>;
 ${loopMain("    y[t] = vec4(u.value);")}
 `);
-  dispatch4(rt, k, [out], n, [value], 0b1);
+  dispatch4(rt, k, { y: out }, n, { value });
   return out;
 }
 
@@ -180,7 +112,7 @@ ${MATH}
 fn f(x: f32) -> f32 { return ${UNARY[op][0]}; }
 ${loopMain(`    let v = x[t];\n    y[t] = ${map4("f", "v")};`)}
 `);
-  dispatch4(rt, k, [x, out], n, []);
+  dispatch4(rt, k, { x, y: out }, n, {});
   return out;
 }
 
@@ -204,7 +136,7 @@ ${MATH}
 fn d(x: f32) -> f32 { return ${UNARY[op][1]}; }
 ${loopMain(`    let v = x[t];\n    dx[t] = dy[t] * ${map4("d", "v")};`)}
 `);
-  dispatch4(rt, k, [x, dy, out], n, []);
+  dispatch4(rt, k, { x, dy, dx: out }, n, {});
   return out;
 }
 
@@ -219,7 +151,7 @@ struct U { n4: u32, ls: u32, is: u32, a: f32, b: f32 }
 @group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;
 ${loopMain("    y[t] = fma(vec4(u.a), x[t], vec4(u.b));")}
 `);
-  dispatch4(rt, k, [x, out], n, [a, b], 0b11);
+  dispatch4(rt, k, { x, y: out }, n, { a, b });
   return out;
 }
 
@@ -340,31 +272,20 @@ export function binaryGpu(
       for (const o of p.ops) o[1] = o[2] * 4 * c4;
     }
     const modes = p.ops.map(([, , cs]) => (cs === 1 ? "v" : "s")).join("");
-    const uniforms = [c4, invBits(c4), ...p.ops.flatMap(([off, rs]) => [off, rs])];
-    dispatch4(
-      rt,
-      binary2dKernel(op, modes, rt.ctx.isSoftware),
-      [a, b, out],
-      n4 * 4,
-      uniforms,
-      0,
-      [out],
-    );
+    const [[aOff, aR], [bOff, bR]] = p.ops;
+    const uniforms = { c4, c4inv: invBits(c4), aOff, aR, bOff, bR };
+    const k = binary2dKernel(op, modes, rt.profile.consecutiveItems);
+    dispatch4(rt, k, { a, b, y: out }, n4 * 4, uniforms, [out]);
     return out;
   }
   forEachBlock(c.shape, c.strides, [...offsets, 0], (bs, bst, boff) => {
     const count = sizeOf(bs);
-    rt.dispatch(
-      binaryStridedKernel(op, bs.length),
-      [a, b, out],
-      [
-        count,
-        ...loopStrides(rt),
-        boff[2],
-        ...stridedUniforms(bs, bst.slice(0, 2), boff.slice(0, 2)),
-      ],
-      dispatchGrid(rt, Math.ceil(count / (WG * PER))),
-    );
+    rt.dispatch(binaryStridedKernel(op, bs.length), { a, b, y: out }, {
+      n4: count,
+      ...loopStrides(rt),
+      yOff: boff[2],
+      ...stridedUniforms(["a", "b"], bs, bst.slice(0, 2), boff.slice(0, 2)),
+    }, loopGrid(rt, count));
   });
   return out;
 }

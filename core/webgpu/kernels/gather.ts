@@ -10,21 +10,16 @@
  * integer bucket counters; the arbitrary order the atomics leave inside a bucket is replaced
  * by each position's rank among equal indices, so only the counts (deterministic) survive.
  */
-import type { GpuBuffer, Kernel, Runtime } from "../runtime.ts";
-import { dispatchGrid, FLAT_MAIN, invBits, UDIV, WG } from "./copy.ts";
+import { type Kernel, kernel } from "../kernel.ts";
+import type { Bindings, Runtime, Uniforms } from "../runtime.ts";
+import type { GpuBuffer } from "../runtime.ts";
 import { fillGpu } from "./elementwise.ts";
+import { FLAT_MAIN, invBits, UDIV, WG } from "./flat.ts";
 
 /** How scatterAdd finds the positions of each index; the default picks by problem size. */
 export type ScatterMode = "scan" | "sorted";
 
 const CHUNK = 256; // counts per invocation in the bucket-start prefix sum
-
-const kernels = new Map<string, Kernel>();
-function kernel(name: string, body: () => string): Kernel {
-  let k = kernels.get(name);
-  if (!k) kernels.set(name, k = { name, wgsl: body() });
-  return k;
-}
 
 /** Elements move as u32 bits (f32 or i32 alike), four at a time when inner % 4 == 0. */
 const elem = (vec4: boolean) => (vec4 ? "vec4<u32>" : "u32");
@@ -36,17 +31,17 @@ const HEAD = `struct U {
 }
 @group(0) @binding(0) var<uniform> u: U;
 ${UDIV}`;
-const sizes = (axis: number, inner: number, nIdx: number) => [
+const sizes = (axis: number, inner: number, nIdx: number) => ({
   axis,
   inner,
   nIdx,
-  invBits(axis),
-  invBits(inner),
-  invBits(nIdx),
-];
+  axisInv: invBits(axis),
+  innerInv: invBits(inner),
+  nIdxInv: invBits(nIdx),
+});
 
-function run(rt: Runtime, k: Kernel, bufs: GpuBuffer[], count: number, uniforms: number[]) {
-  rt.dispatch(k, bufs, [count, ...uniforms], dispatchGrid(rt, Math.ceil(count / WG)));
+function run(rt: Runtime, k: Kernel, bufs: Bindings, count: number, uniforms: Uniforms) {
+  rt.dispatch(k, bufs, { n: count, ...uniforms }, rt.grid(Math.ceil(count / WG)));
 }
 
 /** out[o, j, i] = x[o, idx[j], i] for x [outer, axis, inner] and idx i32 [nIdx]. */
@@ -80,7 +75,7 @@ ${FLAT_MAIN}
   y[t] = x[(o * u.axis + u32(a)) * u.inner + i];
 }
 `);
-  run(rt, k, [x, idx, out], count, sizes(axis, w, nIdx));
+  run(rt, k, { x, idx, y: out }, count, sizes(axis, w, nIdx));
   return out;
 }
 
@@ -231,20 +226,21 @@ export function scatterAddGpu(
   const out = rt.alloc(outer * axis * inner * 4);
   mode ??= count * nIdx <= (1 << 20) ? "scan" : "sorted";
   if (mode === "scan") {
-    run(rt, scanSum(vec4), [dy, idx, out], count, sizes(axis, w, nIdx));
+    run(rt, scanSum(vec4), { dy, idx, y: out }, count, sizes(axis, w, nIdx));
     return out;
   }
   const nChunks = Math.ceil(axis / CHUNK);
   const counts = fillGpu(rt, axis, 0); // zero bits: u32 0 too
   const slot = rt.alloc(nIdx * 4), perm = rt.alloc(nIdx * 4);
   const sums = rt.alloc(nChunks * 4), start = rt.alloc(axis * 4);
-  run(rt, COUNT, [idx, counts, slot], nIdx, [axis]);
-  run(rt, CHUNK_SUMS, [counts, sums], nChunks, [axis]);
-  run(rt, STARTS, [counts, sums, start], nChunks, [axis]);
-  run(rt, PLACE, [idx, start, slot, perm], nIdx, [axis]);
+  run(rt, COUNT, { idx, counts, slot }, nIdx, { axis });
+  run(rt, CHUNK_SUMS, { counts, sums }, nChunks, { axis });
+  run(rt, STARTS, { counts, sums, start }, nChunks, { axis });
+  run(rt, PLACE, { idx, start, slot, perm }, nIdx, { axis });
   const sorted = slot; // the slots are dead once placed
-  run(rt, RANK, [idx, counts, start, perm, sorted], nIdx, [axis]);
-  run(rt, sortedSum(vec4), [dy, counts, start, sorted, out], count, sizes(axis, w, nIdx));
+  run(rt, RANK, { idx, counts, start, perm, sorted }, nIdx, { axis });
+  const y = out;
+  run(rt, sortedSum(vec4), { dy, counts, start, sorted, y }, count, sizes(axis, w, nIdx));
   for (const b of [counts, perm, sums, start, slot]) rt.release(b);
   return out;
 }

@@ -2,11 +2,13 @@
  * Batched matmul on WebGPU: picks a kernel variant per call and records its dispatches.
  * Transposed operands are read in place (the kernels index them as stored; nothing is
  * materialised), batch strides may be 0 to broadcast one matrix, and any size works (tails are
- * clamped on load and masked on store). Software adapters get the unrolled register-block
- * kernels of matmul_sw.ts, hardware GPUs the shared-memory tiles of matmul_tiled.ts.
+ * clamped on load and masked on store). The profile's `matmul` family picks the unrolled
+ * register-block kernels of matmul_sw.ts (software adapters) or the shared-memory tiles of
+ * matmul_tiled.ts (GPUs).
  */
 import type { MatmulArgs, UnaryOp } from "../../backend.ts";
-import { type GpuBuffer, type Kernel, type Runtime, TEX_W } from "../runtime.ts";
+import { type Kernel, kernel } from "../kernel.ts";
+import { type GpuBuffer, type Runtime, TEX_W } from "../runtime.ts";
 import { copyGpu } from "./copy.ts";
 import { unaryGpu } from "./elementwise.ts";
 import { reduceGpu } from "./reduce.ts";
@@ -26,28 +28,7 @@ export interface Epilogue {
   keepPre: boolean;
 }
 
-export interface MatmulGpuOptions {
-  /** Force a kernel family (tests cover both on one adapter); default from rt.ctx.isSoftware. */
-  family?: "software" | "tiled";
-  /** Software family: read operands from textures (default: for large aligned products). */
-  textures?: boolean;
-}
-
-/**
- * Products from which the software family copies A and B into textures by default. The copies
- * are plain memory passes; the texture loads made the 32x32 kernel 1.2-1.5x faster at 256³,
- * 512³, 1024³ and on the step's shapes (lin, lin→64, attn; interleaved runs, copies included)
- * and never slower from 2·256³ flop on. Smaller products use 16x16 or 8x8 blocks anyway.
- */
-const TEXTURE_MIN_FLOP = 1 << 25;
-
-const kernels = new Map<string, Kernel>();
-
-function kernel(name: string, wgsl: () => string): Kernel {
-  let k = kernels.get(name);
-  if (!k) kernels.set(name, k = { name, wgsl: wgsl() });
-  return k;
-}
+const software = (rt: Runtime) => rt.profile.matmul === "software";
 
 /** What one matmul call dispatches: the kernel, its grid and the (possibly folded) sizes. */
 export interface MatmulPlan {
@@ -66,7 +47,6 @@ export interface MatmulPlan {
 export function planMatmul(
   rt: Runtime,
   args: MatmulArgs,
-  opts: MatmulGpuOptions = {},
   bias: SwVariant["bias"] = "none",
   epilogue: Epilogue | null = null,
 ): MatmulPlan {
@@ -82,14 +62,15 @@ export function planMatmul(
     batch = 1;
     aStride = 0;
   }
-  const family = opts.family ?? (rt.ctx.isSoftware ? "software" : "tiled");
-  if (family === "software") {
+  if (software(rt)) {
     const base = chooseSw(batch, m, n, k, transA, transB, aStride, bStride);
     const texels = (stride: number, size: number) => ((batch - 1) * stride + size) / 4;
     const fits = Math.max(texels(aStride, m * k), texels(bStride, n * k)) <=
       TEX_W * rt.ctx.limits.maxTextureDimension2D / 2; // (rows are pooled in powers of two)
+    // Only the 32x32 blocks read textures (unless the profile says always, as tests do).
+    const flop = 2 * batch * m * n * k, min = rt.profile.matmulTextureFlop;
     const tex = base.aMode !== "s" && base.bMode !== "s" && fits &&
-      (opts.textures ?? (base.tm === 32 && 2 * batch * m * n * k >= TEXTURE_MIN_FLOP));
+      (min === 0 || (base.tm === 32 && flop >= min));
     const v: SwVariant = {
       ...base,
       bias,
@@ -130,30 +111,30 @@ export function planMatmul(
 }
 
 /** Software kernels never read a transposed A in place (see matmulGpu). */
-function materialisesAT(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions): boolean {
-  return args.transA && (opts.family ?? (rt.ctx.isSoftware ? "software" : "tiled")) === "software";
+function materialisesAT(rt: Runtime, args: MatmulArgs): boolean {
+  return args.transA && software(rt);
 }
 
 /** What one call dispatches, by kernel name (benchmarks label their rows with it). */
-export function describeMatmul(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions = {}): string {
-  const s = splitK(rt, args, opts);
+export function describeMatmul(rt: Runtime, args: MatmulArgs): string {
+  const s = splitK(rt, args);
   if (s > 1) {
     const [m, n] = args.m > args.n ? [args.n, args.m] : [args.m, args.n];
     const k = args.k / s;
     const slice = { ...args, batch: s, m, n, k, transA: false, aBatchStride: m * k };
     return `split-k ${s}${args.m > args.n ? " (as Cᵀ)" : ""}: Aᵀ copy + ` +
-      `${planMatmul(rt, { ...slice, bBatchStride: k * n }, opts).kernel.name} + sum`;
+      `${planMatmul(rt, { ...slice, bBatchStride: k * n }).kernel.name} + sum`;
   }
-  const tall = tallNarrow(rt, args, opts);
+  const tall = tallNarrow(rt, args);
   if (tall) {
     const { n, k, transA, transB } = args;
     const t = { batch: 1, m: n, n: tall, k, aBatchStride: 0, bBatchStride: 0 };
-    return `as Cᵀ: ${describeMatmul(rt, { ...t, transA: !transB, transB: !transA }, opts)}` +
+    return `as Cᵀ: ${describeMatmul(rt, { ...t, transA: !transB, transB: !transA })}` +
       " + transpose";
   }
-  if (!materialisesAT(rt, args, opts)) return planMatmul(rt, args, opts).kernel.name;
+  if (!materialisesAT(rt, args)) return planMatmul(rt, args).kernel.name;
   const plain = { ...args, transA: false, aBatchStride: args.aBatchStride && args.m * args.k };
-  return `Aᵀ copy + ${planMatmul(rt, plain, opts).kernel.name}`;
+  return `Aᵀ copy + ${planMatmul(rt, plain).kernel.name}`;
 }
 
 /**
@@ -167,13 +148,12 @@ export function matmulGpu(
   a: GpuBuffer,
   b: GpuBuffer,
   args: MatmulArgs,
-  opts: MatmulGpuOptions = {},
   bias?: GpuBuffer,
   biasRows = false,
 ): GpuBuffer {
-  const split = bias ? 1 : splitK(rt, args, opts);
-  if (split > 1) return splitKMatmul(rt, a, b, args, opts, split);
-  const tall = !biasRows && tallNarrow(rt, args, opts);
+  const split = bias ? 1 : splitK(rt, args);
+  if (split > 1) return splitKMatmul(rt, a, b, args, split);
+  const tall = !biasRows && tallNarrow(rt, args);
   if (tall) {
     // Cᵀ = op(B)ᵀ·op(A)ᵀ: the same operands read with the other transpose flags.
     const ct = matmulGpu(
@@ -190,7 +170,6 @@ export function matmulGpu(
         aBatchStride: 0,
         bBatchStride: 0,
       },
-      opts,
       bias,
       true,
     );
@@ -202,7 +181,7 @@ export function matmulGpu(
     rt.release(ct);
     return c;
   }
-  if (materialisesAT(rt, args, opts)) {
+  if (materialisesAT(rt, args)) {
     // Mesa 22.3's llvmpipe keeps ~1.4 MB of host memory per dispatch of the transposed-A
     // register-blocked kernels (measured: RSS grows linearly with calls, the pool stays flat),
     // which exhausts memory over a long run. Materialising Aᵀ with a strided copy costs one
@@ -223,7 +202,6 @@ export function matmulGpu(
         transA: false,
         aBatchStride: aBatchStride === 0 ? 0 : m * k,
       },
-      opts,
       bias,
       biasRows,
     );
@@ -232,8 +210,8 @@ export function matmulGpu(
   }
   const out = rt.alloc(4 * Math.max(1, args.batch * args.m * args.n));
   if (args.batch === 0 || args.m === 0 || args.n === 0) return out;
-  const p = planMatmul(rt, args, opts, !bias ? "none" : biasRows ? "rows" : "cols");
-  dispatchPlan(rt, p, args, a, b, [out, ...(bias ? [bias] : [])]);
+  const p = planMatmul(rt, args, !bias ? "none" : biasRows ? "rows" : "cols");
+  dispatchPlan(rt, p, args, a, b, { C: out, ...(bias ? { Bias: bias } : {}) });
   return out;
 }
 
@@ -249,23 +227,23 @@ export function matmulActGpu(
   args: MatmulArgs,
   epilogue: Epilogue,
   bias?: GpuBuffer,
-  opts: MatmulGpuOptions = {},
 ): [GpuBuffer, GpuBuffer | null] {
-  const software = (opts.family ?? (rt.ctx.isSoftware ? "software" : "tiled")) === "software";
   const size = args.batch * args.m * args.n;
-  if (
-    !software || size === 0 || materialisesAT(rt, args, opts) || tallNarrow(rt, args, opts)
-  ) {
-    const pre = matmulGpu(rt, a, b, args, opts, bias);
+  if (!software(rt) || size === 0 || materialisesAT(rt, args) || tallNarrow(rt, args)) {
+    const pre = matmulGpu(rt, a, b, args, bias);
     const y = unaryGpu(rt, epilogue.act, pre, size);
     if (epilogue.keepPre) return [y, pre];
     rt.release(pre);
     return [y, null];
   }
-  const p = planMatmul(rt, args, opts, bias ? "cols" : "none", epilogue);
+  const p = planMatmul(rt, args, bias ? "cols" : "none", epilogue);
   const y = rt.alloc(4 * size);
   const pre = epilogue.keepPre ? rt.alloc(4 * size) : null;
-  dispatchPlan(rt, p, args, a, b, [y, ...(bias ? [bias] : []), ...(pre ? [pre] : [])]);
+  dispatchPlan(rt, p, args, a, b, {
+    C: y,
+    ...(bias ? { Bias: bias } : {}),
+    ...(pre ? { Pre: pre } : {}),
+  });
   return [y, pre];
 }
 
@@ -276,15 +254,17 @@ function dispatchPlan(
   args: MatmulArgs,
   a: GpuBuffer,
   b: GpuBuffer,
-  rest: GpuBuffer[],
+  out: { C: GpuBuffer; Bias?: GpuBuffer; Pre?: GpuBuffer },
 ): void {
   const ta = p.textures && rt.texture(a, 0, p.textures[0]);
   const tb = p.textures && rt.texture(b, 0, p.textures[1]);
   const maxZ = rt.ctx.limits.maxComputeWorkgroupsPerDimension;
+  const bufs = { A: ta ?? a, B: tb ?? b, ...out };
   for (let b0 = 0; b0 < p.batch; b0 += maxZ) {
     const nb = Math.min(maxZ, p.batch - b0);
-    const uniforms = [p.m, args.n, args.k, p.aStride, p.bStride, b0];
-    rt.dispatch(p.kernel, [ta ?? a, tb ?? b, ...rest], uniforms, [p.grid[0], p.grid[1], nb]);
+    const { m, aStride, bStride } = p;
+    const uniforms = { m, n: args.n, k: args.k, aStride, bStride, batch0: b0 };
+    rt.dispatch(p.kernel, bufs, uniforms, [p.grid[0], p.grid[1], nb]);
   }
   if (ta) rt.releaseTexture(ta);
   if (tb) rt.releaseTexture(tb);
@@ -297,9 +277,9 @@ function dispatchPlan(
  * plus 1.8 ms for the transpose; 2,560 × 64: 4.8 → 3.4 ms). At k = 64 the transpose eats the
  * gain, hence k ≥ 128.
  */
-function tallNarrow(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions): number {
+function tallNarrow(rt: Runtime, args: MatmulArgs): number {
   const { batch, m, n, k, transA } = args;
-  if ((opts.family ?? (rt.ctx.isSoftware ? "software" : "tiled")) !== "software") return 0;
+  if (!software(rt)) return 0;
   // Only matrices that form one plain [rows, k] or stored-transposed single matrix qualify.
   const folds = batch === 1 ||
     (args.bBatchStride === 0 && !transA && args.aBatchStride === m * k);
@@ -316,15 +296,15 @@ function tallNarrow(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions): numb
  * outputs are 16 blocks of 32×32). Splitting k into S slices gives S times the blocks; the
  * partial products are summed afterwards (a pass over S·m·n floats, small here). 1 = no split.
  */
-function splitK(rt: Runtime, args: MatmulArgs, opts: MatmulGpuOptions): number {
+function splitK(rt: Runtime, args: MatmulArgs): number {
   const { batch, m, n, k } = args;
   // (B's slices are row blocks only when B is stored plain: [k, n].)
-  if (!materialisesAT(rt, args, opts) || args.transB || batch !== 1) return 1;
+  if (!materialisesAT(rt, args) || args.transB || batch !== 1) return 1;
   const blocks = Math.ceil(m / 32) * Math.ceil(n / 32);
   let s = 1;
-  // Aim for 128 blocks of 32x32 (four 32-invocation workgroups per llvmpipe thread), slices of
-  // at least 512 steps of k, and k / S a multiple of 4 (the slices stay vec4-aligned).
-  while (blocks * s < 128 && k / (2 * s) >= 512 && k % (8 * s) === 0) s *= 2;
+  // Aim for the profile's count of 32x32 blocks (llvmpipe: 128, four 32-invocation workgroups
+  // per thread), slices of at least 512 steps of k, and k / S a multiple of 4 (vec4-aligned).
+  while (blocks * s < rt.profile.splitKBlocks && k / (2 * s) >= 512 && k % (8 * s) === 0) s *= 2;
   return s;
 }
 
@@ -338,14 +318,13 @@ function splitKMatmul(
   a: GpuBuffer,
   b: GpuBuffer,
   args: MatmulArgs,
-  opts: MatmulGpuOptions,
   s: number,
 ): GpuBuffer {
   const { m, n, k } = args;
   if (m > n) {
     // Narrow outputs run slower (see chooseSw): compute Cᵀ = Bᵀ·A, which also copies the
     // narrower operand, then transpose the small result.
-    const ct = splitKMatmul(rt, b, a, { ...args, m: n, n: m }, opts, s);
+    const ct = splitKMatmul(rt, b, a, { ...args, m: n, n: m }, s);
     const c = rt.alloc(4 * m * n);
     copyGpu(rt, ct, { offset: 0, strides: [1, m] }, c, { offset: 0, strides: [n, 1] }, [m, n]);
     rt.release(ct);
@@ -367,7 +346,7 @@ function splitKMatmul(
     transB: false,
     aBatchStride: m * ks,
     bBatchStride: ks * n,
-  }, opts);
+  });
   rt.release(at);
   const out = reduceGpu(rt, "sum", parts, 1, s, m * n);
   rt.release(parts);

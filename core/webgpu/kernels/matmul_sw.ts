@@ -11,7 +11,8 @@
  */
 import type { UnaryOp } from "../../backend.ts";
 import { TEXEL_FN } from "./texture_operands.ts";
-import { MATH, UNARY } from "./elementwise.ts";
+import { UNARY } from "./elementwise.ts";
+import { MATH } from "./wgsl_math.ts";
 
 /** How an operand is fetched: vec4 along k, vec4 along its outer dim (m or n), or scalars. */
 export type OperandMode = "k4" | "o4" | "s";

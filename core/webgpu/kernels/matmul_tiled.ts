@@ -57,9 +57,11 @@ export function tiledKernelWgsl(v: TiledVariant): string {
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 ${v.bias ? "@group(0) @binding(4) var<storage, read> Bias: array<f32>;" : ""}
 
-// k-major panels: row r of the A panel at step kk is As[kk][r], read 4 rows at a time.
-var<workgroup> As: array<vec4<f32>, ${(TK * T) / 4}>;
-var<workgroup> Bs: array<vec4<f32>, ${(TK * T) / 4}>;
+// k-major panels: row r of the A panel at step kk is As[kk·T + r], read 4 rows at a time.
+// Scalar arrays: several invocations writing components of one workgroup vec4 race (WGSL treats
+// a component store as a store to the whole vector; nondeterministic on Metal and D3D12).
+var<workgroup> As: array<f32, ${TK * T}>;
+var<workgroup> Bs: array<f32, ${TK * T}>;
 
 @compute @workgroup_size(${W}, ${W})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -77,7 +79,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       let gr = r0 + row; let gk = k0 + kk;
       var x = 0.0;
       if (gr < u.m && gk < u.k) { x = A[${aIdx}]; }
-      As[(kk * ${T}u + row) / 4u][row % 4u] = x;
+      As[kk * ${T}u + row] = x;
     }
     for (var s = 0u; s < ${perA}u; s++) {
       let e = tid + s * ${NT}u;
@@ -85,12 +87,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       let gc = c0 + col; let gk = k0 + kk;
       var y = 0.0;
       if (gc < u.n && gk < u.k) { y = B[${bIdx}]; }
-      Bs[(kk * ${T}u + col) / 4u][col % 4u] = y;
+      Bs[kk * ${T}u + col] = y;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${TK}u; kk++) {
-      let a = As[kk * ${W}u + lid.y];
-      let b = Bs[kk * ${W}u + lid.x];
+      let ia = kk * ${T}u + lid.y * 4u;
+      let ib = kk * ${T}u + lid.x * 4u;
+      let a = vec4<f32>(As[ia], As[ia + 1u], As[ia + 2u], As[ia + 3u]);
+      let b = vec4<f32>(Bs[ib], Bs[ib + 1u], Bs[ib + 2u], Bs[ib + 3u]);
       acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
       acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
       acc[2] = fma(vec4<f32>(a.z), b, acc[2]);

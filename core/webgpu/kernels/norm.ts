@@ -1,6 +1,6 @@
 /**
  * WebGPU LayerNorm / RMSNorm over the last axis of [rows, cols], forward and backward, with the
- * semantics of core/cpu/norm.ts. Two variants of the per-row kernels:
+ * semantics of core/cpu/norm.ts. Two variants of the per-row kernels (the profile's `rows`):
  * - "workgroup": one 64-invocation workgroup per row, workgroup-memory tree reductions (what real
  *   GPUs want: coalesced loads, many rows in flight);
  * - "row": one invocation per row with plain loops (llvmpipe, where each barrier is a coroutine
@@ -12,21 +12,7 @@
  */
 import type { GpuBuffer, Kernel, Runtime } from "../runtime.ts";
 
-/** Which per-row kernel shape to use; the default follows `rt.ctx.isSoftware`. */
-export type NormVariant = "row" | "workgroup";
-
 const WG = 64;
-
-/** Workgroup grid for `n` workgroups, folded into y past the per-dimension limit. */
-function grid(rt: Runtime, n: number): [number, number] {
-  const max = rt.ctx.limits.maxComputeWorkgroupsPerDimension;
-  const x = Math.max(1, Math.min(n, max));
-  return [x, Math.ceil(n / x)];
-}
-
-function pick(rt: Runtime, variant?: NormVariant): NormVariant {
-  return variant ?? (rt.ctx.isSoftware ? "row" : "workgroup");
-}
 
 /**
  * Declarations with per-column data as `T` (f32, or vec4<f32> for the vec4 row kernels, whose
@@ -297,19 +283,18 @@ export function layerNormGpu(
   cols: number,
   eps: number,
   rms: boolean,
-  variant?: NormVariant,
 ): { y: GpuBuffer; mean: GpuBuffer; rstd: GpuBuffer } {
   const y = rt.alloc(rows * cols * 4);
   const mean = rt.alloc(rows * 4);
   const rstd = rt.alloc(rows * 4);
   // Absent w/b are flagged off in the uniforms; x stands in so every binding is valid.
-  const bufs = [x, w ?? x, b ?? x, y, mean, rstd];
-  const uni = [rows, cols, eps, rms ? 1 : 0, w ? 1 : 0, b ? 1 : 0];
-  if (pick(rt, variant) === "row") {
+  const bufs = { x, w: w ?? x, b: b ?? x, y, mean, rstd };
+  const uni = { rows, cols, eps, rms: rms ? 1 : 0, hasW: w ? 1 : 0, hasB: b ? 1 : 0 };
+  if (rt.profile.rows === "row") {
     const k = cols % 4 === 0 ? FWD_ROW4 : FWD_ROW;
-    rt.dispatch(k, bufs, uni, grid(rt, Math.ceil(rows / WG)), 0b100);
+    rt.dispatch(k, bufs, uni, rt.grid(Math.ceil(rows / WG)));
   } else {
-    rt.dispatch(FWD_WG, bufs, uni, grid(rt, rows), 0b100);
+    rt.dispatch(FWD_WG, bufs, uni, rt.grid(rows));
   }
   return { y, mean, rstd };
 }
@@ -328,18 +313,18 @@ export function layerNormGradGpu(
   rows: number,
   cols: number,
   rms: boolean,
-  variant?: NormVariant,
 ): { dx: GpuBuffer; dw: GpuBuffer; db: GpuBuffer } {
   const dx = rt.alloc(rows * cols * 4);
   const dw = rt.alloc(cols * 4);
   const db = rt.alloc(cols * 4);
-  const bufs = [x, w ?? x, mean, rstd, dy, dx];
-  const uni = [rows, cols, rms ? 1 : 0, w ? 1 : 0];
-  const vec = cols % 4 === 0 && pick(rt, variant) === "row";
-  if (pick(rt, variant) === "row") {
-    rt.dispatch(vec ? BWD_ROW4 : BWD_ROW, bufs, uni, grid(rt, Math.ceil(rows / WG)));
+  const bufs = { x, w: w ?? x, mean, rstd, dy, dx };
+  const uni = { rows, cols, rms: rms ? 1 : 0, hasW: w ? 1 : 0 };
+  const perRow = rt.profile.rows === "row";
+  const vec = cols % 4 === 0 && perRow;
+  if (perRow) {
+    rt.dispatch(vec ? BWD_ROW4 : BWD_ROW, bufs, uni, rt.grid(Math.ceil(rows / WG)));
   } else {
-    rt.dispatch(BWD_WG, bufs, uni, grid(rt, rows));
+    rt.dispatch(BWD_WG, bufs, uni, rt.grid(rows));
   }
   // ~sqrt(rows) rows per chunk balances the serial work of the two passes.
   const chunk = Math.max(8, Math.ceil(Math.sqrt(rows)));
@@ -347,13 +332,12 @@ export function layerNormGradGpu(
   const part = rt.alloc(chunks * 2 * cols * 4);
   rt.dispatch(
     vec ? BWD_PARTIAL4 : BWD_PARTIAL,
-    [x, mean, rstd, dy, part],
-    [rows, cols, rms ? 1 : 0, chunk],
+    { x, mean, rstd, dy, part },
+    { rows, cols, rms: rms ? 1 : 0, chunk },
     [Math.ceil(cols / (vec ? 4 : 1) / WG), chunks],
   );
-  rt.dispatch(BWD_FINAL, [part, dw, db], [cols, chunks, w ? 1 : 0, rms ? 0 : 1], [
-    Math.ceil((2 * cols) / WG),
-  ]);
+  const keep = { cols, chunks, keepW: w ? 1 : 0, keepB: rms ? 0 : 1 };
+  rt.dispatch(BWD_FINAL, { part, dw, db }, keep, [Math.ceil((2 * cols) / WG)]);
   rt.release(part);
   return { dx, dw, db };
 }

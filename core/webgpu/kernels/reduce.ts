@@ -12,23 +12,17 @@
  * - inner = 1 with large r (loss sums): rows are read as vec4 when r % 4 == 0 (four interleaved
  *   folds per invocation), r is split into parts, and the 4·parts partials are folded again.
  */
-import type { GpuBuffer, Kernel, Runtime } from "../runtime.ts";
-import { dispatchGrid, FLAT_MAIN, WG } from "./copy.ts";
+import { type Kernel, kernel } from "../kernel.ts";
+import type { GpuBuffer, Runtime } from "../runtime.ts";
 import { fillGpu } from "./elementwise.ts";
-
-const kernels = new Map<string, Kernel>();
+import { FLAT_MAIN, WG } from "./flat.ts";
 
 function reduceKernel(op: "sum" | "max", vec4: boolean): Kernel {
-  const name = `reduce_${op}${vec4 ? "4" : ""}`;
-  let k = kernels.get(name);
-  if (!k) {
-    const ty = vec4 ? "vec4<f32>" : "f32";
-    // max starts from −∞ passed as a uniform (a constant −∞ is not valid WGSL) and skips NaN,
-    // as reduceCpu's `v > acc` does.
-    const fold = op === "sum" ? "acc + v" : "select(acc, v, v > acc)";
-    k = {
-      name,
-      wgsl: `
+  const ty = vec4 ? "vec4<f32>" : "f32";
+  // max starts from −∞ passed as a uniform (a constant −∞ is not valid WGSL) and skips NaN,
+  // as reduceCpu's `v > acc` does.
+  const fold = op === "sum" ? "acc + v" : "select(acc, v, v > acc)";
+  return kernel(`reduce_${op}${vec4 ? "4" : ""}`, () => `
 struct U { n: u32, r: u32, inner: u32, chunk: u32, parts: u32, init: f32 }
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> x: array<${ty}>;
@@ -51,22 +45,17 @@ ${FLAT_MAIN}
   }
   y[t] = acc;
 }
-`,
-    };
-    kernels.set(name, k);
-  }
-  return k;
+`);
 }
 
 /**
  * How many parts to split r into: enough invocations to fill the device (fewer on llvmpipe,
- * whose two cores are saturated by a few workgroups), but chunks no shorter than `minChunk`.
+ * whose two cores are saturated by a few workgroups), but chunks no shorter than the profile's
+ * minimum.
  */
 function partsFor(rt: Runtime, cells: number, r: number): number {
-  const target = rt.ctx.isSoftware ? 1024 : 16384;
-  const minChunk = rt.ctx.isSoftware ? 128 : 32;
-  const want = Math.ceil(target / cells);
-  return Math.max(1, Math.min(want, Math.floor(r / minChunk)));
+  const want = Math.ceil(rt.profile.reduceTarget / cells);
+  return Math.max(1, Math.min(want, Math.floor(r / rt.profile.reduceMinChunk)));
 }
 
 /** Reduce the middle axis of x [outer, r, inner] to [outer, inner] (sum, or max ignoring NaN). */
@@ -98,13 +87,14 @@ export function reduceGpu(
   const nParts = Math.ceil(lanes / chunk);
   const cells = outer * nParts * inner4;
   const out = rt.alloc(cells * (vec4 ? 16 : 4));
-  rt.dispatch(
-    reduceKernel(op, vec4),
-    [x, out],
-    [cells, lanes, inner4, chunk, nParts, init],
-    dispatchGrid(rt, Math.ceil(cells / WG)),
-    0b100000,
-  );
+  rt.dispatch(reduceKernel(op, vec4), { x, y: out }, {
+    n: cells,
+    r: lanes,
+    inner: inner4,
+    chunk,
+    parts: nParts,
+    init,
+  }, rt.grid(Math.ceil(cells / WG)));
   // What is left to fold: parts (and the 4 interleaved lanes of a row reduction).
   const left = rowVec ? nParts * 4 : nParts;
   if (left === 1) return out;

@@ -8,12 +8,15 @@
  *   in parallel), for real GPUs where B·D alone does not fill the device.
  *
  * Activation memory: the forward saves one state per (b, d, n) per CH steps (`saved[0]`,
- * B·⌈L/CH⌉·N·D floats); the backward's temporaries are O(B·L·D) plus the same again for the
- * chunk adjoints and O(B·L·N) outputs. No buffer is ever B·L·D·N.
+ * B·⌈L/CH⌉·N·D floats, after the per-channel parameters); the backward's temporaries are
+ * O(B·L·D) plus the same again for the chunk adjoints and O(B·L·N) outputs. No buffer is ever
+ * B·L·D·N. Every kernel binds at most 8 storage buffers (WebGPU's default): inputs and outputs
+ * are packed (scan_fwd.ts), with offsets in the uniforms. The variant is the profile's `scan`.
  */
 import type { ScanArgs } from "../../backend.ts";
-import type { GpuBuffer, GpuTexture, Kernel, Runtime } from "../runtime.ts";
-import { CH, DC, fwdChunkedKernel, fwdSeqKernel, S } from "./scan_fwd.ts";
+import { type Kernel, kernel } from "../kernel.ts";
+import type { GpuBuffer, GpuTexture, Runtime } from "../runtime.ts";
+import { CH, DC, fwdChunkedKernel, fwdSeqKernel, packKernel, S, savedFloats } from "./scan_fwd.ts";
 import { bwdChunkedKernel, bwdSeqKernel, dBdCKernel, reduceKernel } from "./scan_bwd.ts";
 import { texturize } from "./texture_operands.ts";
 
@@ -22,8 +25,8 @@ export interface ScanGpuInputs {
   delta: GpuBuffer;
   deltaBias: GpuBuffer;
   A: GpuBuffer;
-  Bm: GpuBuffer;
-  Cm: GpuBuffer;
+  /** B and C side by side, [B, L, 2N]. */
+  BC: GpuBuffer;
   Dskip: GpuBuffer;
   z?: GpuBuffer;
 }
@@ -33,61 +36,42 @@ export interface ScanGpuGrads {
   dDelta: GpuBuffer;
   dDeltaBias: GpuBuffer;
   dA: GpuBuffer;
-  dBm: GpuBuffer;
-  dCm: GpuBuffer;
+  dBC: GpuBuffer;
   dDskip: GpuBuffer;
   dz?: GpuBuffer;
 }
-
-export type ScanVariant = "sequential" | "chunked";
 
 /** Largest d_state the kernels accept (the chunked variant's workgroup carry is sized for it). */
 export const MAX_STATE = 64;
 
 /**
- * The default per adapter. On llvmpipe the sequential variant wins by measurement
- * (bench/scan.ts, batch 64 × 280 × 128 × 16: 0.1 s + 0.4 s forward + backward against
- * 0.8 s + 1.3 s for the chunked one, whose barriers are coroutine switches there). On real GPUs
- * the chunked variant is the default by design, not yet by measurement: it runs S = 8 times
- * more invocations, and B·D (8192 at that shape) alone would leave most of a GPU idle.
+ * Whether the sequential kernels read BC (vec4 rows, shared by all channels of a batch row)
+ * from a texture: the profile's choice (software adapters, where each storage load is a
+ * per-lane loop), for whole vec4 rows.
  */
-export function defaultScanVariant(rt: Runtime): ScanVariant {
-  return rt.ctx.isSoftware ? "sequential" : "chunked";
+function bcTexture(rt: Runtime, args: ScanArgs): boolean {
+  return rt.profile.scanTextures && rt.profile.scan === "sequential" && args.state % 4 === 0;
 }
 
-/**
- * Whether the sequential kernels read B and C (vec4 rows, shared by all channels of a batch row)
- * from textures: on software adapters, where each storage load is a per-lane loop.
- */
-function bcTextures(rt: Runtime, args: ScanArgs, variant: ScanVariant): boolean {
-  return rt.ctx.isSoftware && variant === "sequential" && args.state % 4 === 0;
+/** BC as a texture (released by the caller) or the buffer itself. */
+function bcOperand(rt: Runtime, inp: ScanGpuInputs, args: ScanArgs): GpuBuffer | GpuTexture {
+  return bcTexture(rt, args)
+    ? rt.texture(inp.BC, 0, (args.batch * args.length * 2 * args.state) / 4)
+    : inp.BC;
 }
 
-/** B and C as textures (released by the caller), or the buffers themselves. */
-function bcOperands(rt: Runtime, inp: ScanGpuInputs, args: ScanArgs, tex: boolean) {
-  const texels = args.batch * args.length * args.state / 4;
-  return tex
-    ? [rt.texture(inp.Bm, 0, texels), rt.texture(inp.Cm, 0, texels)] as const
-    : [inp.Bm, inp.Cm] as const;
+function releaseBC(rt: Runtime, bc: GpuBuffer | GpuTexture): void {
+  if ("view" in bc) rt.releaseTexture(bc);
 }
 
-function releaseBC(rt: Runtime, bc: readonly (GpuBuffer | GpuTexture)[]): void {
-  for (const t of bc) if ("view" in t) rt.releaseTexture(t);
-}
-
-const cache = new Map<string, Kernel>();
-function kernel(key: string, make: () => Kernel): Kernel {
-  let k = cache.get(key);
-  if (!k) cache.set(key, k = make());
-  return k;
-}
-
-/** A kernel reading Bm and Cm, rewritten to fetch them from textures when `tex`. */
+/** A kernel reading BC, rewritten to fetch it from a texture when `tex`. */
 function bcKernel(key: string, make: () => Kernel, tex: boolean): Kernel {
-  return kernel(tex ? `${key}_tex` : key, () => tex ? texturize(make(), ["Bm", "Cm"]) : make());
+  return tex
+    ? kernel(`${key}_tex`, () => texturize(make(), ["BC"]).wgsl)
+    : kernel(key, () => make().wgsl);
 }
 
-function check(rt: Runtime, args: ScanArgs, hasZBuf: boolean, buffers: number): void {
+function check(rt: Runtime, args: ScanArgs, hasZBuf: boolean): void {
   const { batch, length, channels, state } = args;
   if (!(batch > 0 && length > 0 && channels > 0 && state > 0)) {
     throw new Error(`selectiveScan: empty shape ${JSON.stringify(args)}`);
@@ -96,59 +80,63 @@ function check(rt: Runtime, args: ScanArgs, hasZBuf: boolean, buffers: number): 
   if (args.hasZ !== hasZBuf) throw new Error("selectiveScan: hasZ does not match z");
   const max = rt.ctx.limits.maxComputeWorkgroupsPerDimension;
   if (batch > max) throw new Error(`selectiveScan: batch ${batch} > ${max} workgroups`);
-  if (rt.ctx.limits.maxStorageBuffersPerShaderStage < buffers) {
-    throw new Error(`selectiveScan: needs ${buffers} storage buffers per stage`);
-  }
-  const largest = 4 * batch *
-    Math.max(length * channels, Math.ceil(length / CH) * state * channels);
-  if (largest > rt.ctx.limits.maxStorageBufferBindingSize) {
-    throw new Error(`selectiveScan: a ${largest}-byte buffer exceeds the binding limit`);
+  // The largest binding: the backward's work buffer (chunk adjoints, Δ, Δx, ȳ and partials).
+  const rows = rt.profile.scan === "sequential" ? batch : batch * S;
+  const work = 4 * (workFloats(args) + rows * channels * (state + 2));
+  if (work > rt.ctx.limits.maxStorageBufferBindingSize) {
+    throw new Error(`selectiveScan: a ${work}-byte buffer exceeds the binding limit`);
   }
 }
 
-/** Workgroup grid for `count` workgroups, folded into y past the per-dimension limit. */
-function fold(rt: Runtime, count: number): [number, number] {
-  const max = rt.ctx.limits.maxComputeWorkgroupsPerDimension;
-  const x = Math.max(1, Math.min(count, max));
-  return [x, Math.ceil(count / x)];
+/** Floats of the work buffer before the partials: gin, then Δ, Δx and ȳ. */
+function workFloats(a: ScanArgs): number {
+  return a.batch * Math.ceil(a.length / CH) * a.state * a.channels +
+    3 * a.batch * a.length * a.channels;
 }
 
-function uniforms(args: ScanArgs): number[] {
-  return [args.batch, args.length, args.channels, Math.ceil(args.length / CH)];
+function uniforms(args: ScanArgs): { B: number; L: number; D: number; nC: number } {
+  return { B: args.batch, L: args.length, D: args.channels, nC: Math.ceil(args.length / CH) };
 }
 
-/** Forward: returns out [B, L, D] and saved = [chunk-start states, B·⌈L/CH⌉·N·D floats]. */
+/**
+ * Forward: returns out [B, L, D] and saved = [the saved buffer: δ bias, A, D skip, then the
+ * chunk-start states, B·⌈L/CH⌉·N·D floats]. Two dispatches (pack, scan).
+ */
 export function selectiveScanGpu(
   rt: Runtime,
   inp: ScanGpuInputs,
   args: ScanArgs,
-  variant: ScanVariant = defaultScanVariant(rt),
 ): { out: GpuBuffer; saved: GpuBuffer[] } {
   const { batch: B, length: L, channels: D, state: N, hasZ } = args;
-  check(rt, args, !!inp.z, 10);
-  const nC = Math.ceil(L / CH);
+  check(rt, args, !!inp.z);
   const out = rt.alloc(B * L * D * 4);
-  const hs = rt.alloc(B * nC * N * D * 4);
-  const tex = bcTextures(rt, args, variant);
-  const bc = bcOperands(rt, inp, args, tex);
-  const bufs = [inp.x, inp.delta, inp.deltaBias, inp.A, ...bc, inp.Dskip];
-  if (inp.z) bufs.push(inp.z);
-  bufs.push(out, hs);
-  if (variant === "sequential") {
-    const k = bcKernel(`fs${N}${hasZ}`, () => fwdSeqKernel(N, hasZ), tex);
-    rt.dispatch(k, bufs, uniforms(args), [Math.ceil(D / 64), B]);
+  const sv = rt.alloc(savedFloats(B, L, D, N) * 4);
+  const u = uniforms(args);
+  rt.dispatch(
+    kernel(`scan_pack_n${N}`, () => packKernel(N).wgsl),
+    { bias: inp.deltaBias, Am: inp.A, Ds: inp.Dskip, sv },
+    u,
+    rt.grid(Math.ceil((D * (N + 2)) / 64)),
+  );
+  const tex = bcTexture(rt, args);
+  const BC = bcOperand(rt, inp, args);
+  const bufs = { xs: inp.x, dl: inp.delta, BC, ...(inp.z ? { zs: inp.z } : {}), outp: out, sv };
+  if (rt.profile.scan === "sequential") {
+    const k = bcKernel(`scan_fwd_seq_n${N}_z${+hasZ}`, () => fwdSeqKernel(N, hasZ), tex);
+    rt.dispatch(k, bufs, u, [Math.ceil(D / 64), B]);
   } else {
-    const k = bcKernel(`fc${N}${hasZ}`, () => fwdChunkedKernel(N, hasZ), tex);
-    rt.dispatch(k, bufs, uniforms(args), [Math.ceil(D / DC), B]);
+    const k = bcKernel(`scan_fwd_chunked_n${N}_z${+hasZ}`, () => fwdChunkedKernel(N, hasZ), tex);
+    rt.dispatch(k, bufs, u, [Math.ceil(D / DC), B]);
   }
-  releaseBC(rt, bc);
-  return { out, saved: [hs] };
+  releaseBC(rt, BC);
+  return { out, saved: [sv] };
 }
 
 /**
  * Backward of `selectiveScanGpu`: gradients of every input (dDelta w.r.t. the pre-softplus δ,
- * dA w.r.t. A itself). Both variants save the same chunk states, so either may run the
- * backward of either forward. Three dispatches in the current encoder; temporaries released.
+ * dA w.r.t. A itself). Both variants save the same states, so either may run the backward of
+ * either forward. Three dispatches in the current encoder; dx, dδ and dz are parts of one
+ * allocation (the main kernel writes them through one binding); temporaries released.
  */
 export function selectiveScanGradGpu(
   rt: Runtime,
@@ -156,59 +144,64 @@ export function selectiveScanGradGpu(
   saved: GpuBuffer[],
   dout: GpuBuffer,
   args: ScanArgs,
-  variant: ScanVariant = defaultScanVariant(rt),
 ): ScanGpuGrads {
   const { batch: B, length: L, channels: D, state: N, hasZ } = args;
-  check(rt, args, !!inp.z, 18);
+  check(rt, args, !!inp.z);
   if (saved.length !== 1) throw new Error("selectiveScanGrad: expected the forward's saved states");
-  const nC = Math.ceil(L / CH);
-  const bld = B * L * D * 4;
-  const dx = rt.alloc(bld);
-  const dDelta = rt.alloc(bld);
-  const dz = hasZ ? rt.alloc(bld) : undefined;
-  const dBm = rt.alloc(B * L * N * 4);
-  const dCm = rt.alloc(B * L * N * 4);
+  const sv = saved[0];
+  const u = uniforms(args);
+  const bld = B * L * D;
+  const go = rt.allocParts(Array(hasZ ? 3 : 2).fill(bld * 4));
+  const [dx, dDelta, dz] = go.parts;
+  const dBC = rt.alloc(B * L * 2 * N * 4);
   const dA = rt.alloc(D * N * 4);
   const dDskip = rt.alloc(D * 4);
   const dDeltaBias = rt.alloc(D * 4);
-  const gin = rt.alloc(B * nC * N * D * 4);
-  const dtt = rt.alloc(bld);
-  const dxt = rt.alloc(bld);
-  const ybt = rt.alloc(bld);
-  const rows = variant === "sequential" ? B : B * S;
-  const cols = D * N + 2 * D;
-  const parts = rt.alloc(rows * cols * 4);
+  const gin = B * u.nC * N * D;
+  const rows = rt.profile.scan === "sequential" ? B : B * S;
+  const wk = rt.alloc((workFloats(args) + rows * (D * N + 2 * D)) * 4);
+  const offsets = {
+    oDD: go.offsets[1],
+    oDZ: hasZ ? go.offsets[2] : 0,
+    oDtt: gin,
+    oDxt: gin + bld,
+    oYbt: gin + 2 * bld,
+    oParts: gin + 3 * bld,
+  };
 
-  const tex = bcTextures(rt, args, variant);
-  const bc = bcOperands(rt, inp, args, tex);
-  const bufs = [inp.x, inp.delta, inp.deltaBias, inp.A, ...bc, inp.Dskip];
-  if (inp.z) bufs.push(inp.z);
-  bufs.push(dout, saved[0], dx, dDelta);
-  if (dz) bufs.push(dz);
-  bufs.push(gin, dtt, dxt, ybt, parts);
-  const u = uniforms(args);
-  if (variant === "sequential") {
-    const k = bcKernel(`bs${N}${hasZ}`, () => bwdSeqKernel(N, hasZ), tex);
-    rt.dispatch(k, bufs, u, [Math.ceil(D / 64), B]);
+  const tex = bcTexture(rt, args);
+  const BC = bcOperand(rt, inp, args);
+  const bufs = {
+    xs: inp.x,
+    dl: inp.delta,
+    sv,
+    BC,
+    ...(inp.z ? { zs: inp.z } : {}),
+    dout,
+    go: go.whole,
+    wk,
+  };
+  if (rt.profile.scan === "sequential") {
+    const k = bcKernel(`scan_bwd_seq_n${N}_z${+hasZ}`, () => bwdSeqKernel(N, hasZ), tex);
+    rt.dispatch(k, bufs, { ...u, ...offsets }, [Math.ceil(D / 64), B]);
   } else {
-    const k = bcKernel(`bc${N}${hasZ}`, () => bwdChunkedKernel(N, hasZ), tex);
-    rt.dispatch(k, bufs, u, [Math.ceil(D / DC), B]);
+    const k = bcKernel(`scan_bwd_chunked_n${N}_z${+hasZ}`, () => bwdChunkedKernel(N, hasZ), tex);
+    rt.dispatch(k, bufs, { ...u, ...offsets }, [Math.ceil(D / DC), B]);
   }
-  const kbc = bcKernel(`bbc${N}`, () => dBdCKernel(N), tex);
+  const { oDtt, oDxt, oYbt } = offsets;
   rt.dispatch(
-    kbc,
-    [inp.A, saved[0], gin, dtt, dxt, ybt, ...bc, dBm, dCm],
-    u,
-    fold(rt, Math.ceil((B * nC * Math.ceil(N / 4)) / 64)),
+    bcKernel(`scan_bwd_dbdc_n${N}`, () => dBdCKernel(N), tex),
+    { sv, wk, BC, dBC },
+    { ...u, oDtt, oDxt, oYbt },
+    rt.grid(Math.ceil((B * u.nC * Math.ceil(N / 4)) / 64)),
   );
-  releaseBC(rt, bc);
-  const kr = kernel(`br${N}`, () => reduceKernel(N));
+  releaseBC(rt, BC);
   rt.dispatch(
-    kr,
-    [parts, dA, dDskip, dDeltaBias],
-    [rows, L, D, nC],
-    fold(rt, Math.ceil(cols / 64)),
+    kernel(`scan_bwd_reduce_n${N}`, () => reduceKernel(N).wgsl),
+    { wk, dAo: dA, dDo: dDskip, dbo: dDeltaBias },
+    { ...u, B: rows, oParts: offsets.oParts },
+    rt.grid(Math.ceil((D * N + 2 * D) / 64)),
   );
-  for (const t of [gin, dtt, dxt, ybt, parts]) rt.release(t);
-  return { dx, dDelta, dDeltaBias, dA, dBm, dCm, dDskip, ...(dz ? { dz } : {}) };
+  rt.release(wk);
+  return { dx, dDelta, dDeltaBias, dA, dBC, dDskip, ...(dz ? { dz } : {}) };
 }

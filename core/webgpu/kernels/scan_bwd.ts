@@ -4,8 +4,9 @@
  * 1. main (per channel): walks chunks last to first. For each group of four states it
  *    recomputes the chunk's states from the saved chunk-start state hs, then runs the adjoint
  *    g_t = C_t ȳ_t + exp(Δ_{t+1}A) g_{t+1} backwards from q, the adjoint flowing in from the
- *    next chunk. Gives dx, dδ, dz per element and per-row partials of dA, dD, dbias; saves q at
- *    every chunk end (gin, same layout as hs) and Δ, Δx, ȳ for kernel 2. The chunked variant
+ *    next chunk. Gives dx, dδ, dz per element (the parts of `go`) and per-row partials of dA,
+ *    dD, dbias; saves q at every chunk end (gin, same layout as hs) and Δ, Δx, ȳ for kernel 2
+ *    (all four in the work buffer `wk`: gin at 0, then at the oDtt, oDxt, oYbt, oParts offsets). The chunked variant
  *    runs S chunks of a channel at once and gets each chunk's q from a reverse Blelloch scan of
  *    chunk summaries (ΣΔ, Q_n), Q_n being the chunk's outgoing adjoint from a zero q.
  * 2. dBdC: dB and dC are sums over channels. One invocation owns four states of one (b, chunk)
@@ -13,33 +14,35 @@
  *    outputs, so the sums are plain, ordered and need no atomics.
  * 3. reduce: sums the dA/dD/dbias partial rows in a fixed order.
  */
-import type { Kernel } from "../runtime.ts";
+import type { Kernel } from "../kernel.ts";
 import {
-  bcBindings,
+  bcBinding,
   blelloch,
   chunkedShared,
   DC,
   gather4,
   GROUP4,
   header,
+  LOAD_AL,
   loadBC,
   S,
   steps,
   storage,
 } from "./scan_fwd.ts";
 
+/** Offsets (in floats) of the main kernel's outputs: dδ and dz in `go`, the rest in `wk`. */
+export const MAIN_OFFSETS = ["oDD", "oDZ", "oDtt", "oDxt", "oYbt", "oParts"];
+
 function mainBindings(N: number, hasZ: boolean): string {
-  const ins = ["xs", "dl", "bias", "Am", ...bcBindings(N), "Ds", ...(hasZ ? ["zs"] : [])];
-  const outs = ["dxo:w", "ddo:w", ...(hasZ ? ["dzo:w"] : []), "gin:w", "dtt:w", "dxt:w"];
-  return storage([...ins, "dout", "hs", ...outs, "ybt:w", "parts:w"]);
+  const ins = ["xs", "dl", "sv", bcBinding(N), ...(hasZ ? ["zs"] : []), "dout"];
+  return storage([...ins, "go:w", "wk:w"]);
 }
 
 /** Per-channel set-up shared by both variants (dd is d clamped into range). */
 const PROLOGUE = /* wgsl */ `
-  var al: array<vec4<f32>, NQ>;
-  for (var n = 0u; n < N; n++) { al[n / 4u][n % 4u] = Am[dd * N + n] * LOG2E; }
-  let bi = bias[dd];
-  let dsk = Ds[dd];
+  ${LOAD_AL}
+  let bi = sv[dd];
+  let dsk = sv[P_D() + dd];
   var dA: array<vec4<f32>, NQ>;
   var dDacc = 0.0;
   var dbacc = 0.0;`;
@@ -72,7 +75,7 @@ function emitLoad(hasZ: boolean): string {
     steps(`
       let i = (b * u.L + t0 + k) * u.D + d;
       let pv = dl[i] + bi;
-      let dt = softplus(pv);
+      let dt = softplus_(pv);
       let x = xs[i];
       ${ybar}
       pre[k] = pv;
@@ -80,9 +83,9 @@ function emitLoad(hasZ: boolean): string {
       xv[k] = x;
       yb[k] = ybar;
       sig += dt;
-      dtt[i] = dt;
-      dxt[i] = dt * x;
-      ybt[i] = ybar;`)
+      wk[u.oDtt + i] = dt;
+      wk[u.oDxt + i] = dt * x;
+      wk[u.oYbt + i] = ybar;`)
   }`;
 }
 
@@ -97,7 +100,7 @@ function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
   const dz = hasZ
     ? `let zv = zk[k];
         let sz = sigm(zv);
-        dzo[i] = dok[k] * (yc[k] + dsk * xv[k]) * sz * (1.0 + zv * (1.0 - sz));`
+        go[u.oDZ + i] = dok[k] * (yc[k] + dsk * xv[k]) * sz * (1.0 + zv * (1.0 - sz));`
     : "";
   return /* wgsl */ `
     if (cnt > 0u) {
@@ -107,17 +110,17 @@ function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
         let al4 = al[n4 / 4u];
         var qq = q[n4 / 4u];
         for (var m = 0u; m < 4u; m++) {
-          if (n4 + m < N) { gin[hb + (n4 + m) * u.D] = qq[m]; }
+          if (n4 + m < N) { wk[hb + (n4 + m) * u.D] = qq[m]; }
         }
         var av: array<vec4<f32>, CH>;
         var ahv: array<vec4<f32>, CH>;
         ${cacheBC ? "var bvs: array<vec4<f32>, CH>;\n        var cvs: array<vec4<f32>, CH>;" : ""}
-        var h = ${gather4("hs", "hb", " * u.D")} * okf;
+        var h = ${gather4("sv", "HS() + hb", " * u.D")} * okf;
         ${
     steps(`
-          let bo = (b * u.L + t0 + k) * N;
-          let bv = ${loadBC(N, "Bm", "bo")};
-          let cv = ${loadBC(N, "Cm", "bo")};
+          let bo = (b * u.L + t0 + k) * 2u * N;
+          let bv = ${loadBC(N, "B", "bo")};
+          let cv = ${loadBC(N, "C", "bo")};
           let a = exp2(dtv[k] * al4);
           ${cacheBC ? "bvs[k] = bv;\n          cvs[k] = cv;" : ""}
           av[k] = a;
@@ -126,14 +129,16 @@ function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
           ${hasZ ? "yc[k] += dot(cv, h);" : ""}`)
   }
         var dan = vec4<f32>(0.0);
-        let an = ${gather4("Am", "d * N")} * okf;
+        let an = ${gather4("sv", "P_A() + d * N")} * okf;
         ${
     steps(
       `
           ${
-        cacheBC ? "let bv = bvs[k];\n          let cv = cvs[k];" : `let bo = (b * u.L + t0 + k) * N;
-          let bv = ${loadBC(N, "Bm", "bo")};
-          let cv = ${loadBC(N, "Cm", "bo")};`
+        cacheBC
+          ? "let bv = bvs[k];\n          let cv = cvs[k];"
+          : `let bo = (b * u.L + t0 + k) * 2u * N;
+          let bv = ${loadBC(N, "B", "bo")};
+          let cv = ${loadBC(N, "C", "bo")};`
       }
           let g = cv * yb[k] + qq;
           gx[k] += dot(g, bv);
@@ -149,9 +154,9 @@ function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
       ${
     steps(`
         let i = (b * u.L + t0 + k) * u.D + d;
-        let ddv = gd[k] * dsoftplus(pre[k]);
-        ddo[i] = ddv;
-        dxo[i] = dsk * yb[k] + dtv[k] * gx[k];
+        let ddv = gd[k] * dsoftplus_(pre[k]);
+        go[u.oDD + i] = ddv;
+        go[i] = dsk * yb[k] + dtv[k] * gx[k];
         dbacc += ddv;
         dDacc += yb[k] * xv[k];
         ${dz}`)
@@ -163,14 +168,15 @@ function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
 const EMIT_PARTS = /* wgsl */ `
   if (live) {
     let cols = u.D * N + 2u * u.D;
-    for (var n = 0u; n < N; n++) { parts[row * cols + d * N + n] = dA[n / 4u][n % 4u]; }
-    parts[row * cols + u.D * N + d] = dDacc;
-    parts[row * cols + u.D * N + u.D + d] = dbacc;
+    let pr = u.oParts + row * cols;
+    for (var n = 0u; n < N; n++) { wk[pr + d * N + n] = dA[n / 4u][n % 4u]; }
+    wk[pr + u.D * N + d] = dDacc;
+    wk[pr + u.D * N + u.D + d] = dbacc;
   }`;
 
 /** Sequential variant of kernel 1: one invocation per (b, d). Grid (⌈D/64⌉, B); rows = B. */
 export function bwdSeqKernel(N: number, hasZ: boolean): Kernel {
-  const wgsl = /* wgsl */ `${header(N)}
+  const wgsl = /* wgsl */ `${header(N, MAIN_OFFSETS)}
 ${mainBindings(N, hasZ)}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -202,7 +208,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
  * (⌈D/DC⌉, B); rows = B·S.
  */
 export function bwdChunkedKernel(N: number, hasZ: boolean): Kernel {
-  const wgsl = /* wgsl */ `${header(N)}
+  const wgsl = /* wgsl */ `${header(N, MAIN_OFFSETS)}
 ${mainBindings(N, hasZ)}
 ${chunkedShared()}
 @compute @workgroup_size(${DC * S})
@@ -233,8 +239,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       ${
     steps(
       `
-        let bo = (b * u.L + t0 + k) * N;
-        qq = exp2(dtv[k] * al[n4 / 4u]) * (${loadBC(N, "Cm", "bo")} * yb[k] + qq);`,
+        let bo = (b * u.L + t0 + k) * 2u * N;
+        qq = exp2(dtv[k] * al[n4 / 4u]) * (${loadBC(N, "C", "bo")} * yb[k] + qq);`,
       true,
     )
   }
@@ -255,13 +261,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 /**
- * Kernel 2: dB[b,t,n] = Σ_d g·Δx and dC[b,t,n] = Σ_d ȳ·h over one chunk. Invocation (b, c, j)
- * owns states 4j..4j+3 (vec4 lanes, so each Δ, Δx, ȳ load serves four states) of that chunk
- * and sums channels in order. Workgroups fold into y; 64 invocations each.
+ * Kernel 2: dB[b,t,n] = Σ_d g·Δx and dC[b,t,n] = Σ_d ȳ·h over one chunk, written as dBC
+ * [B, L, 2N] like BC. Invocation (b, c, j) owns states 4j..4j+3 (vec4 lanes, so each Δ, Δx, ȳ
+ * load serves four states) of that chunk and sums channels in order. Workgroups fold into y;
+ * 64 invocations each.
  */
 export function dBdCKernel(N: number): Kernel {
-  const wgsl = /* wgsl */ `${header(N)}
-${storage(["Am", "hs", "gin", "dtt", "dxt", "ybt", ...bcBindings(N), "dBo:w", "dCo:w"])}
+  const wgsl = /* wgsl */ `${header(N, ["oDtt", "oDxt", "oYbt"])}
+${storage(["sv", "wk", bcBinding(N), "dBC:w"])}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
@@ -283,21 +290,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var ybs: array<f32, CH>;
   ${
     steps(`
-    let bo = (b * u.L + t0 + k) * N;
-    bv[k] = ${loadBC(N, "Bm", "bo")};
-    cv[k] = ${loadBC(N, "Cm", "bo")};`)
+    let bo = (b * u.L + t0 + k) * 2u * N;
+    bv[k] = ${loadBC(N, "B", "bo")};
+    cv[k] = ${loadBC(N, "C", "bo")};`)
   }
   let hb = (b * u.nC + c) * N * u.D;
   for (var d = 0u; d < u.D; d++) {
-    let al = ${gather4("Am", "d * N")} * LOG2E;
-    var h = ${gather4("hs", "hb + d", " * u.D")};
-    var q = ${gather4("gin", "hb + d", " * u.D")};
+    let al = ${gather4("sv", "P_A() + d * N")} * LOG2E;
+    var h = ${gather4("sv", "HS() + hb + d", " * u.D")};
+    var q = ${gather4("wk", "hb + d", " * u.D")};
     ${
     steps(`
       let i = (b * u.L + t0 + k) * u.D + d;
-      let dt = dtt[i];
-      let dx = dxt[i];
-      let yv = ybt[i];
+      let dt = wk[u.oDtt + i];
+      let dx = wk[u.oDxt + i];
+      let yv = wk[u.oYbt + i];
       dxs[k] = dx;
       ybs[k] = yv;
       let a = exp2(dt * al);
@@ -319,9 +326,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (nv[m] < N) {
       ${
     steps(`
-        let bo = (b * u.L + t0 + k) * N + nv[m];
-        dBo[bo] = db[k][m];
-        dCo[bo] = dc[k][m];`)
+        let bo = (b * u.L + t0 + k) * 2u * N + nv[m];
+        dBC[bo] = db[k][m];
+        dBC[bo + N] = dc[k][m];`)
   }
     }
   }
@@ -331,8 +338,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 /** Kernel 3: column sums of parts [rows, D·N + 2D] into dA [D, N], dD [D], dbias [D]. */
 export function reduceKernel(N: number): Kernel {
-  const wgsl = /* wgsl */ `${header(N)}
-${storage(["parts", "dAo:w", "dDo:w", "dbo:w"])}
+  const wgsl = /* wgsl */ `${header(N, ["oParts"])}
+${storage(["wk", "dAo:w", "dDo:w", "dbo:w"])}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
@@ -342,7 +349,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (j >= cols) { return; }
   // u.B carries the number of partial rows here
   var acc = 0.0;
-  for (var r = 0u; r < u.B; r++) { acc += parts[r * cols + j]; }
+  for (var r = 0u; r < u.B; r++) { acc += wk[u.oParts + r * cols + j]; }
   if (j < dn) {
     dAo[j] = acc;
   } else if (j < dn + u.D) {

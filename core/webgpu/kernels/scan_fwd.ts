@@ -1,13 +1,18 @@
 /**
  * WGSL for the selective-scan forward (engine-notes.md 3.2, 3.4), plus the pieces the backward
- * shares: the header (softplus, sigmoid), storage declarations and the workgroup scan.
+ * shares: the header, storage declarations, B/C loads and the workgroup scan.
  *
- * Both variants save the state at the start of every CH-step chunk, hs[b, c, n, d] (d fastest,
- * so neighbouring threads write neighbouring words); that is B·D·N·⌈L/CH⌉ floats, never B·L·D·N.
+ * Layouts, chosen so every kernel binds at most 8 storage buffers (WebGPU's default):
+ * - BC [B, L, 2N]: B_t then C_t in each row, as Mamba's x_proj lays them out;
+ * - the saved buffer `sv`: [δ bias (D) | A (D·N) | D skip (D) | hs], where hs[b, c, n, d] is the
+ *   state at the start of every CH-step chunk (d fastest, so neighbouring threads write
+ *   neighbouring words): B·D·N·⌈L/CH⌉ floats, never B·L·D·N. The backward reads the
+ *   parameters from there too.
  * Exponentials are exp2 with A pre-multiplied by log2(e). The product of exp(Δ_t A) over a
  * chunk is exp(A·ΣΔ_t), so a chunk summary is (ΣΔ, S_n): one scalar per channel plus the state.
  */
-import type { Kernel } from "../runtime.ts";
+import type { Kernel } from "../kernel.ts";
+import { MATH } from "./wgsl_math.ts";
 
 /** Time steps per chunk: the granularity of saved states and of per-thread sequential work. */
 export const CH = 16;
@@ -35,28 +40,29 @@ export function steps(body: string, reverse = false): string {
   return ks.map((k) => `{ let k = ${k}u;\n if (k < cnt) {\n${body}\n} }`).join("\n");
 }
 
-/** Uniforms shared by the scan kernels: U { B, L, D, nC } in this order. */
-export function header(N: number): string {
+/**
+ * Uniforms U { B, L, D, nC, ...extra } and the constants every scan kernel shares, with the
+ * offsets of the saved buffer's parts (P_A, P_D, HS).
+ */
+export function header(N: number, extra: string[] = []): string {
   return /* wgsl */ `
-struct U { B: u32, L: u32, D: u32, nC: u32 }
+struct U { B: u32, L: u32, D: u32, nC: u32${extra.map((f) => `, ${f}: u32`).join("")} }
 @group(0) @binding(0) var<uniform> u: U;
 const N: u32 = ${N}u;
 const NP: u32 = ${paddedState(N)}u;
 const NQ: u32 = ${paddedState(N) / 4}u;
 const CH: u32 = ${CH}u;
 const LOG2E: f32 = 1.4426950408889634;
-// softplus with mamba-ssm's threshold. WGSL has no log1p: log(w)·e/(w−1) with w = 1+e cancels
-// the rounding of w (Goldberg's trick); where w rounds to 1, log1p(e) = e to f32 precision.
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) { return v; }
-  let e = exp(v);
-  let w = 1.0 + e;
-  if (w == 1.0) { return e; }
-  return log(w) * (e / (w - 1.0));
-}
-fn sigm(v: f32) -> f32 { return 1.0 / (1.0 + exp(min(-v, 80.0))); }
-fn dsoftplus(v: f32) -> f32 { return select(sigm(v), 1.0, v > 20.0); }
+fn P_A() -> u32 { return u.D; }
+fn P_D() -> u32 { return u.D * (N + 1u); }
+fn HS() -> u32 { return u.D * (N + 2u); }
+${MATH}
 `;
+}
+
+/** Floats of the saved buffer: the parameters, then the chunk-start states. */
+export function savedFloats(B: number, L: number, D: number, N: number): number {
+  return D * (N + 2) + B * Math.ceil(L / CH) * N * D;
 }
 
 /** Storage declarations at bindings 1.. in order; ":w" marks read_write, ":v4" vec4 words. */
@@ -69,9 +75,9 @@ export function storage(names: string[]): string {
   }).join("\n");
 }
 
-/** Bm/Cm bindings: vec4 words when N % 4 == 0, so one load (a per-lane loop on llvmpipe) brings four states. */
-export function bcBindings(N: number): string[] {
-  return N % 4 === 0 ? ["Bm:v4", "Cm:v4"] : ["Bm", "Cm"];
+/** The BC binding: vec4 words when N % 4 == 0, so one load (a per-lane loop on llvmpipe) brings four states. */
+export function bcBinding(N: number): string {
+  return N % 4 === 0 ? "BC:v4" : "BC";
 }
 
 /**
@@ -89,9 +95,10 @@ export function gather4(arr: string, base: string, stride = ""): string {
   return `vec4<f32>(${at("x")}, ${at("y")}, ${at("z")}, ${at("w")})`;
 }
 
-/** States n4..n4+3 of row `bo` of Bm or Cm (bo = (b·L + t)·N), zero past N. */
-export function loadBC(N: number, arr: string, bo: string): string {
-  return N % 4 === 0 ? `${arr}[(${bo} + n4) / 4u]` : `(${gather4(arr, bo)} * okf)`;
+/** States n4..n4+3 of B_t or C_t (`bo` = (b·L + t)·2N, the row of BC), zero past N. */
+export function loadBC(N: number, which: "B" | "C", bo: string): string {
+  const at = which === "B" ? bo : `${bo} + N`;
+  return N % 4 === 0 ? `BC[(${at} + n4) / 4u]` : `(${gather4("BC", at)} * okf)`;
 }
 
 /** Workgroup memory of the chunked variant: scan slots and the per-channel carry. */
@@ -162,19 +169,18 @@ export function blelloch(input: string, output: string): string {
 }
 
 function fwdBindings(N: number, hasZ: boolean): string {
-  const ins = ["xs", "dl", "bias", "Am", ...bcBindings(N), "Ds", ...(hasZ ? ["zs"] : [])];
-  return storage([...ins, "outp:w", "hs:w"]);
+  return storage(["xs", "dl", bcBinding(N), ...(hasZ ? ["zs"] : []), "outp:w", "sv:w"]);
 }
 
-/** Loads A·log2(e) into `al` (vec4 per state group; padded states get 0). */
-const LOAD_AL = /* wgsl */ `
+/** Loads A·log2(e) from the saved buffer into `al` (vec4 per state group; padded states get 0). */
+export const LOAD_AL = /* wgsl */ `
   var al: array<vec4<f32>, NQ>;
-  for (var n = 0u; n < N; n++) { al[n / 4u][n % 4u] = Am[dd * N + n] * LOG2E; }`;
+  for (var n = 0u; n < N; n++) { al[n / 4u][n % 4u] = sv[P_A() + dd * N + n] * LOG2E; }`;
 
 /** Stores the state vector h into hs at chunk c (layout [b, c, n, d]). */
 const SAVE_H = /* wgsl */ `
-      let hb = (b * u.nC + c) * N * u.D + d;
-      for (var n = 0u; n < N; n++) { hs[hb + n * u.D] = h[n / 4u][n % 4u]; }`;
+      let hb = HS() + (b * u.nC + c) * N * u.D + d;
+      for (var n = 0u; n < N; n++) { sv[hb + n * u.D] = h[n / 4u][n % 4u]; }`;
 
 /** Emits the recurrence over steps t0..t0+cnt from state h, writing out (y ⊙ silu(z)). */
 function emitOutputs(N: number, hasZ: boolean): string {
@@ -182,16 +188,16 @@ function emitOutputs(N: number, hasZ: boolean): string {
     for (var k = 0u; k < cnt; k++) {
       let t = t0 + k;
       let i = (b * u.L + t) * u.D + d;
-      let dt = softplus(dl[i] + bi);
+      let dt = softplus_(dl[i] + bi);
       let xv = xs[i];
       let dtx = dt * xv;
-      let bo = (b * u.L + t) * N;
+      let bo = (b * u.L + t) * 2u * N;
       var y = dsk * xv;
       for (var n4 = 0u; n4 < NP; n4 += 4u) {
         ${GROUP4}
-        let hn = exp2(dt * al[n4 / 4u]) * h[n4 / 4u] + dtx * ${loadBC(N, "Bm", "bo")};
+        let hn = exp2(dt * al[n4 / 4u]) * h[n4 / 4u] + dtx * ${loadBC(N, "B", "bo")};
         h[n4 / 4u] = hn;
-        y += dot(${loadBC(N, "Cm", "bo")}, hn);
+        y += dot(${loadBC(N, "C", "bo")}, hn);
       }
       ${hasZ ? "let zv = zs[i];\n      y *= zv * sigm(zv);" : ""}
       outp[i] = y;
@@ -214,8 +220,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let dd = d;
   ${LOAD_AL}
   var h: array<vec4<f32>, NQ>;
-  let bi = bias[d];
-  let dsk = Ds[d];
+  let bi = sv[d];
+  let dsk = sv[P_D() + d];
   for (var c = 0u; c < u.nC; c++) {
     ${SAVE_H}
     let t0 = c * CH;
@@ -252,8 +258,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var n = 0u; n < NP; n++) { carry[dc * NP + n] = 0.0; }
   }
   workgroupBarrier();
-  let bi = bias[dd];
-  let dsk = Ds[dd];
+  let bi = sv[dd];
+  let dsk = sv[P_D() + dd];
   let nGroups = (u.nC + S - 1u) / S;
   for (var grp = 0u; grp < nGroups; grp++) {
     let c = grp * S + s;
@@ -266,13 +272,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var k = 0u; k < cnt; k++) {
       let t = t0 + k;
       let i = (b * u.L + t) * u.D + d;
-      let dt = softplus(dl[i] + bi);
+      let dt = softplus_(dl[i] + bi);
       sig += dt;
       let dtx = dt * xs[i];
-      let bo = (b * u.L + t) * N;
+      let bo = (b * u.L + t) * 2u * N;
       for (var n4 = 0u; n4 < NP; n4 += 4u) {
         ${GROUP4}
-        hz[n4 / 4u] = exp2(dt * al[n4 / 4u]) * hz[n4 / 4u] + dtx * ${loadBC(N, "Bm", "bo")};
+        hz[n4 / 4u] = exp2(dt * al[n4 / 4u]) * hz[n4 / 4u] + dtx * ${loadBC(N, "B", "bo")};
       }
     }
     var h: array<vec4<f32>, NQ>;
@@ -288,4 +294,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
 }`;
   return { name: `scan_fwd_chunked_n${N}_z${+hasZ}`, wgsl };
+}
+
+/**
+ * Copies δ bias, A and D skip into the first D·(N + 2) floats of the saved buffer, so that the
+ * scan kernels read every per-channel parameter through one binding. Grid: ⌈D·(N+2) / 64⌉ folded.
+ */
+export function packKernel(N: number): Kernel {
+  const wgsl = /* wgsl */ `${header(N)}
+${storage(["bias", "Am", "Ds", "sv:w"])}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= HS()) { return; }
+  if (i < P_A()) {
+    sv[i] = bias[i];
+  } else if (i < P_D()) {
+    sv[i] = Am[i - P_A()];
+  } else {
+    sv[i] = Ds[i - P_D()];
+  }
+}`;
+  return { name: `scan_pack_n${N}`, wgsl };
 }

@@ -1,7 +1,7 @@
 /**
  * WebGPU row-wise softmax / log-softmax over the last axis of [rows, cols] and their backward
  * (semantics of softmaxCpu / softmaxGradCpu in core/cpu/elementwise.ts: y = exp(x − lse) or
- * x − lse with lse = max + log Σ exp(x − max)). Two variants, as in norm.ts:
+ * x − lse with lse = max + log Σ exp(x − max)). Two variants, as in norm.ts (the profile's `rows`):
  * - "row": one invocation per row with plain loops (llvmpipe: no barriers, caches act as
  *   shared memory, and the attention-sized row counts give plenty of invocations);
  * - "workgroup": one 64-invocation workgroup per row with workgroup-memory tree reductions
@@ -9,10 +9,7 @@
  * The log flag is a uniform, so each variant is one pipeline for both forms.
  */
 import type { GpuBuffer, Kernel, Runtime } from "../runtime.ts";
-import { dispatchGrid, FLAT_MAIN, WG } from "./copy.ts";
-
-/** Which per-row kernel shape to use; the default follows `rt.ctx.isSoftware`. */
-export type SoftmaxVariant = "row" | "workgroup";
+import { FLAT_MAIN, WG } from "./flat.ts";
 
 const FWD_HEAD = `
 struct U { rows: u32, cols: u32, log: u32, ninf: f32 }
@@ -126,8 +123,8 @@ ${WG_MAIN}
 `,
 };
 
-function groups(rt: Runtime, rows: number, variant: SoftmaxVariant): [number, number] {
-  return dispatchGrid(rt, variant === "row" ? Math.ceil(rows / WG) : rows);
+function groups(rt: Runtime, rows: number): [number, number] {
+  return rt.grid(rt.profile.rows === "row" ? Math.ceil(rows / WG) : rows);
 }
 
 /** Row-wise softmax (or log-softmax when `log`) of x [rows, cols]. */
@@ -137,17 +134,11 @@ export function softmaxGpu(
   rows: number,
   cols: number,
   log: boolean,
-  variant: SoftmaxVariant = rt.ctx.isSoftware ? "row" : "workgroup",
 ): GpuBuffer {
   const y = rt.alloc(rows * cols * 4);
   if (rows * cols === 0) return y;
-  rt.dispatch(
-    variant === "row" ? FWD_ROW : FWD_WG,
-    [x, y],
-    [rows, cols, log ? 1 : 0, -Infinity],
-    groups(rt, rows, variant),
-    0b1000,
-  );
+  const k = rt.profile.rows === "row" ? FWD_ROW : FWD_WG;
+  rt.dispatch(k, { x, y }, { rows, cols, log: log ? 1 : 0, ninf: -Infinity }, groups(rt, rows));
   return y;
 }
 
@@ -159,15 +150,10 @@ export function softmaxGradGpu(
   rows: number,
   cols: number,
   log: boolean,
-  variant: SoftmaxVariant = rt.ctx.isSoftware ? "row" : "workgroup",
 ): GpuBuffer {
   const dx = rt.alloc(rows * cols * 4);
   if (rows * cols === 0) return dx;
-  rt.dispatch(
-    variant === "row" ? BWD_ROW : BWD_WG,
-    [y, dy, dx],
-    [rows, cols, log ? 1 : 0],
-    groups(rt, rows, variant),
-  );
+  const k = rt.profile.rows === "row" ? BWD_ROW : BWD_WG;
+  rt.dispatch(k, { y, dy, dx }, { rows, cols, log: log ? 1 : 0 }, groups(rt, rows));
   return dx;
 }
