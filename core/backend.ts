@@ -116,6 +116,19 @@ export interface AdamArgs {
   step: number; // 1-based, for bias correction
 }
 
+/** One parameter of a multi-tensor Adam step: p, m, v are updated in place from g. */
+export interface AdamItem {
+  p: DeviceBuffer;
+  g: DeviceBuffer;
+  m: DeviceBuffer;
+  v: DeviceBuffer;
+  n: number;
+  /** 1-based step of this parameter, for bias correction. */
+  step: number;
+}
+
+export type AdamHyper = Omit<AdamArgs, "n" | "step">;
+
 export interface MemoryInfo {
   /** Bytes held by live tensors. */
   bytesInUse: number;
@@ -261,13 +274,24 @@ export interface Backend {
     dO: DeviceBuffer,
     args: AttentionArgs,
   ): { dq: DeviceBuffer; dk: DeviceBuffer; dv: DeviceBuffer };
-  /** In place: p, m, v updated from g (times gradScale[0] when given, e.g. clipping). */
-  adam(
-    p: DeviceBuffer,
-    g: DeviceBuffer,
-    m: DeviceBuffer,
-    v: DeviceBuffer,
-    args: AdamArgs,
-    gradScale: DeviceBuffer | null,
-  ): void;
+  /**
+   * In place: every item's p, m, v updated from its g (times gradScale[0] when given, e.g.
+   * clipping). On WebGPU items whose p, m and v are parts of packed allocations (`allocParts`)
+   * share dispatches, four parameters to one.
+   */
+  adam(items: readonly AdamItem[], hyper: AdamHyper, gradScale: DeviceBuffer | null): void;
+  /**
+   * [‖x‖₂ over every item's first n values, min(1, maxNorm / (‖x‖ + 1e-6))] as two new
+   * 1-element buffers (PyTorch's clip_grad_norm_ factor; 1 when maxNorm is 0). Two dispatches
+   * for up to seven buffers on WebGPU.
+   */
+  gradNorm(items: readonly { buf: DeviceBuffer; n: number }[], maxNorm: number): [
+    DeviceBuffer,
+    DeviceBuffer,
+  ];
+  /**
+   * Zero-filled buffers of these element counts, in one allocation where the backend can (on
+   * WebGPU a kernel over several of them binds one buffer). Released one by one, as any buffer.
+   */
+  allocParts(sizes: readonly number[]): DeviceBuffer[];
 }

@@ -85,6 +85,24 @@ export class Tensor {
     return new Tensor(this.backend, this.storage, shape, this.dtype);
   }
 
+  /** Whether another tensor (a view) shares this tensor's buffer. */
+  get sharesStorage(): boolean {
+    return (this.storage?.refs ?? 1) > 1;
+  }
+
+  /**
+   * Internal (optimizers packing their parameters): copy the data into `buf`, a buffer of this
+   * size on this backend, which the tensor owns from now on. Not for a tensor a view shares.
+   */
+  rehome(buf: DeviceBuffer): void {
+    if (!this.storage) throw new Error(`rehome: tensor ${this.describe()} was already disposed`);
+    if (this.sharesStorage) throw new Error(`rehome: a view shares ${this.describe()}`);
+    const v = { offset: 0, strides: [1] };
+    this.backend.copy(this.storage.buf, v, buf, v, [this.size]);
+    this.storage.drop();
+    this.storage = new Storage(this.backend, buf);
+  }
+
   dispose(): void {
     if (!this.storage) return;
     this.storage.drop();

@@ -68,7 +68,6 @@ export {
   type AdamStateJSON,
   AdamW,
   clipGradNorm,
-  clipScale,
   constantSchedule,
   cosineSchedule,
   globalGradNorm,

@@ -10,6 +10,7 @@ import { conv1dCpu, conv1dGradCpu } from "../core/cpu/conv.ts";
 import { layerNormCpu, layerNormGradCpu } from "../core/cpu/norm.ts";
 import { Rng } from "../core/rng.ts";
 import { adamGpu } from "../core/webgpu/kernels/adam.ts";
+import { gradNormGpu } from "../core/webgpu/kernels/grad_norm.ts";
 import { conv1dGpu, conv1dGradGpu } from "../core/webgpu/kernels/conv.ts";
 import { layerNormGpu, layerNormGradGpu } from "../core/webgpu/kernels/norm.ts";
 import type { GpuBuffer, Runtime } from "../core/webgpu/runtime.ts";
@@ -291,31 +292,82 @@ gpuTests(
 );
 
 gpuTests(
-  "adam webgpu: five steps match the CPU step, with and without a grad scale",
+  "adam webgpu: five steps of several parameters (packed and not) match the CPU step",
   async (r) => {
-    for (const n of [1, 7, 1000]) {
-      for (const cfg of ADAM_CONFIGS) {
-        for (const scale of [null, 0.25]) {
-          const p = rand(n, 71), m = new Float32Array(n), v = new Float32Array(n);
-          const [pg, mg, vg] = [p, m, v].map((a) => upload(r, a));
-          const sg = scale === null ? null : upload(r, Float32Array.of(scale));
-          for (let s = 0; s < 5; s++) {
-            const g = rand(n, 80 + s, -2, 2);
-            const args = { n, ...cfg, step: s + 1 };
-            adamCpu(p, g, m, v, args, scale === null ? null : Float32Array.of(scale));
-            const gg = upload(r, g);
-            adamGpu(r, pg, gg, mg, vg, args, sg);
-            r.release(gg);
-          }
-          // Same f32 formula; the GPU's division and sqrt are ≤ 2.5 ulp and the CPU computes
-          // each element in f64, so p drifts by ~1e-7 per step relative to its O(1) size.
-          const tag = `n=${n} ${JSON.stringify(cfg)} scale=${scale}`;
-          assertClose(await read(r, pg, n), p, 1e-6, 1e-5, `p ${tag}`);
-          assertClose(await read(r, mg, n), m, 1e-7, 1e-5, `m ${tag}`);
-          assertClose(await read(r, vg, n), v, 1e-8, 1e-5, `v ${tag}`);
-          for (const buf of [pg, mg, vg, sg]) if (buf) r.release(buf);
+    // Six parameters: four packed (one dispatch), one packed after a loose one (its own groups),
+    // sizes that are not vec4 multiples, and per-parameter step counts that differ.
+    const sizes = [1, 7, 1000, 3, 64, 5];
+    const loose = 4; // p, m, v of this one are plain buffers, not parts
+    for (const cfg of ADAM_CONFIGS) {
+      for (const scale of [null, 0.25]) {
+        const host = sizes.map((n, k) => ({
+          p: rand(n, 71 + k),
+          m: new Float32Array(n),
+          v: new Float32Array(n),
+        }));
+        const packs = ["p", "m", "v"].map(() => r.allocParts(sizes.map((n) => 4 * n)));
+        const dev = sizes.map((n, k) => {
+          const part = (i: number) => k === loose ? r.alloc(4 * n) : packs[i].parts[k];
+          const b = { p: part(0), m: part(1), v: part(2) };
+          r.write(b.p, host[k].p);
+          r.write(b.m, host[k].m);
+          r.write(b.v, host[k].v);
+          return b;
+        });
+        const sg = scale === null ? null : upload(r, Float32Array.of(scale));
+        for (let s = 0; s < 5; s++) {
+          const gs = sizes.map((n, k) => rand(n, 80 + 10 * s + k, -2, 2));
+          const items = sizes.map((n, k) => {
+            const step = s + 1 + (k % 2); // odd parameters one step ahead
+            adamCpu(
+              host[k].p,
+              gs[k],
+              host[k].m,
+              host[k].v,
+              { n, ...cfg, step },
+              sg && Float32Array.of(scale!),
+            );
+            return { ...dev[k], g: upload(r, gs[k]), n, step };
+          });
+          adamGpu(r, items, cfg, sg);
+          for (const it of items) r.release(it.g);
         }
+        // Same f32 formula; the GPU's division and sqrt are ≤ 2.5 ulp and the CPU computes
+        // each element in f64, so p drifts by ~1e-7 per step relative to its O(1) size.
+        for (const [k, n] of sizes.entries()) {
+          const tag = `param ${k} (n=${n}) ${JSON.stringify(cfg)} scale=${scale}`;
+          assertClose(await read(r, dev[k].p, n), host[k].p, 1e-6, 1e-5, `p ${tag}`);
+          assertClose(await read(r, dev[k].m, n), host[k].m, 1e-7, 1e-5, `m ${tag}`);
+          assertClose(await read(r, dev[k].v, n), host[k].v, 1e-8, 1e-5, `v ${tag}`);
+        }
+        for (const b of dev) for (const x of [b.p, b.m, b.v]) r.release(x);
+        for (const pk of packs) r.release(pk.parts[loose]); // (unused parts)
+        if (sg) r.release(sg);
       }
     }
+  },
+);
+
+gpuTests(
+  "grad norm webgpu: the norm and clip factor of nine buffers match the CPU",
+  async (r) => {
+    // nine buffers: two pass-1 dispatches (seven, then two); one longer than a chunk of 256
+    const sizes = [1, 7, 300, 3, 1000, 64, 5, 2049, 17];
+    const xs = sizes.map((n, k) => rand(n, 90 + k, -2, 2));
+    const bufs = xs.map((x) => upload(r, x));
+    let s = 0;
+    for (const x of xs) for (const v of x) s += v * v;
+    const want = Math.sqrt(s);
+    for (const maxNorm of [0, 1, 1e9]) {
+      const [norm, scale] = gradNormGpu(r, bufs.map((buf, k) => ({ buf, n: sizes[k] })), maxNorm);
+      const got = (await read(r, norm, 1))[0], f = (await read(r, scale, 1))[0];
+      // f32 sums of ~3.5k squares in a fixed order: ~1e-6 relative
+      assert.ok(Math.abs(got - want) <= 1e-5 * want, `norm ${got} vs ${want}`);
+      const wantScale = maxNorm > 0 ? Math.min(1, maxNorm / (want + 1e-6)) : 1;
+      assert.ok(Math.abs(f - wantScale) <= 1e-5 * wantScale, `scale ${f} vs ${wantScale}`);
+      r.release(norm);
+      r.release(scale);
+    }
+    for (const b of bufs) r.release(b);
   },
 );

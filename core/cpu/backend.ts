@@ -3,7 +3,8 @@
  * are tested against and the fallback when no adapter exists.
  */
 import type {
-  AdamArgs,
+  AdamHyper,
+  AdamItem,
   AttentionArgs,
   Backend,
   BinaryOp,
@@ -245,15 +246,26 @@ export class CpuBackend implements Backend {
     const g = attentionGradCpu(f(q), f(k), f(v), f(o), f(lse), f(dO), args);
     return { dq: this.track(g.dq), dk: this.track(g.dk), dv: this.track(g.dv) };
   }
-  adam(
-    p: DeviceBuffer,
-    g: DeviceBuffer,
-    m: DeviceBuffer,
-    v: DeviceBuffer,
-    args: AdamArgs,
-    gradScale: DeviceBuffer | null,
-  ): void {
-    adamCpu(f(p), f(g), f(m), f(v), args, gradScale && f(gradScale));
+  adam(items: readonly AdamItem[], hyper: AdamHyper, gradScale: DeviceBuffer | null): void {
+    for (const { p, g, m, v, n, step } of items) {
+      adamCpu(f(p), f(g), f(m), f(v), { ...hyper, n, step }, gradScale && f(gradScale));
+    }
+  }
+  gradNorm(items: readonly { buf: DeviceBuffer; n: number }[], maxNorm: number) {
+    let s = 0;
+    for (const { buf, n } of items) {
+      const x = f(buf);
+      for (let i = 0; i < n; i++) s += x[i] * x[i];
+    }
+    const norm = Math.sqrt(s);
+    const scale = maxNorm > 0 ? Math.min(1, maxNorm / (norm + 1e-6)) : 1;
+    return [this.track(Float32Array.of(norm)), this.track(Float32Array.of(scale))] as [
+      DeviceBuffer,
+      DeviceBuffer,
+    ];
+  }
+  allocParts(sizes: readonly number[]): DeviceBuffer[] {
+    return sizes.map((n) => this.alloc(n, "f32"));
   }
 }
 

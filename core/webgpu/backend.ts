@@ -3,7 +3,8 @@
  * Nothing waits for the GPU except `read`.
  */
 import type {
-  AdamArgs,
+  AdamHyper,
+  AdamItem,
   AttentionArgs,
   Backend,
   BinaryOp,
@@ -23,6 +24,7 @@ import { adamGpu } from "./kernels/adam.ts";
 import { attentionGpu, attentionGradGpu } from "./kernels/attention.ts";
 import { conv1dGpu, conv1dGradGpu } from "./kernels/conv.ts";
 import { copyGpu } from "./kernels/copy.ts";
+import { gradNormGpu } from "./kernels/grad_norm.ts";
 import { affineGpu, binaryGpu, fillGpu, unaryGpu, unaryGradGpu } from "./kernels/elementwise.ts";
 import { gatherGpu, scatterAddGpu } from "./kernels/gather.ts";
 import { matmulActGpu, matmulGpu } from "./kernels/matmul.ts";
@@ -214,15 +216,16 @@ export class WebGpuBackend implements Backend {
   ) {
     return attentionGradGpu(this.rt, g(q), g(k), g(v), g(o), g(lse), g(dO), args);
   }
-  adam(
-    p: DeviceBuffer,
-    gr: DeviceBuffer,
-    m: DeviceBuffer,
-    v: DeviceBuffer,
-    args: AdamArgs,
-    gradScale: DeviceBuffer | null,
-  ): void {
-    adamGpu(this.rt, g(p), g(gr), g(m), g(v), args, gradScale && g(gradScale));
+  adam(items: readonly AdamItem[], hyper: AdamHyper, gradScale: DeviceBuffer | null): void {
+    adamGpu(this.rt, items, hyper, gradScale && g(gradScale));
+  }
+  gradNorm(items: readonly { buf: DeviceBuffer; n: number }[], maxNorm: number) {
+    return gradNormGpu(this.rt, items.map(({ buf, n }) => ({ buf: g(buf), n })), maxNorm);
+  }
+  allocParts(sizes: readonly number[]): DeviceBuffer[] {
+    const p = this.rt.allocParts(sizes.map((n) => Math.max(n, 1) * 4));
+    this.rt.clear(p.whole);
+    return p.parts;
   }
 }
 

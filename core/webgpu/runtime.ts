@@ -425,6 +425,11 @@ export class Runtime {
     );
   }
 
+  /** Zero a buffer's bytes, recorded in the step's encoder. */
+  clear(buf: GpuBuffer): void {
+    this.endPass().clearBuffer(buf.buffer, buf.offset, buf.bytes);
+  }
+
   /** Submit everything recorded; retired buffers become reusable. */
   flush(): void {
     if (this.encoder) {

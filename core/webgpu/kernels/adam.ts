@@ -1,84 +1,126 @@
 /**
- * WebGPU Adam / AdamW step, in place on p, m, v (semantics in core/cpu/adam.ts). The bias
- * corrections and 1 − β are computed on the host in f64 (1 − β2 from an f32 β2 = 0.999 would be
- * 1.3e-5 off), so the kernel needs no pow and the step number costs nothing on the device. A
- * 1-element gradScale buffer (e.g. a clipping factor computed on the GPU) multiplies g without a
- * readback. The bulk runs on vec4s (1.7–1.9× faster on llvmpipe at 9.5 M parameters, where
- * every storage access is a per-lane loop); a scalar dispatch covers the last n mod 4 elements.
+ * WebGPU Adam / AdamW step over several parameters at once, in place on p, m, v (semantics in
+ * core/cpu/adam.ts). One dispatch updates up to four parameters whose p, m and v live in the
+ * same three buffers (nn's Adam packs them with allocParts): P, M, V, the scale and four
+ * gradients are the eight storage bindings WebGPU allows by default. A step used to be one
+ * dispatch per parameter tensor (31 for the quick-preset Transformer; now 8).
+ *
+ * The bias corrections and 1 − β are computed on the host in f64 (1 − β2 from an f32 β2 = 0.999
+ * would be 1.3e-5 off), so the kernel needs no pow. A 1-element gradScale buffer (a clipping
+ * factor computed on the device) multiplies g without a readback. Data moves as vec4s (1.7–1.9×
+ * faster on llvmpipe at 9.5 M parameters than scalars); every part, and every pooled buffer, is
+ * a whole number of vec4s, so the lanes past a parameter's end are padding nobody reads.
  */
-import type { AdamArgs } from "../../backend.ts";
-import type { GpuBuffer, Kernel, Runtime } from "../runtime.ts";
+import type { AdamHyper, AdamItem } from "../../backend.ts";
+import { kernel } from "../kernel.ts";
+import type { GpuBuffer, Runtime } from "../runtime.ts";
 
 const WG = 256;
+/** Parameters per dispatch: P, M, V and the scale take four of the eight bindings. */
+const PER_DISPATCH = 4;
 
-function adamKernel(vec: boolean): Kernel {
-  const ty = vec ? "vec4<f32>" : "f32";
-  return {
-    name: vec ? "adam_step_vec4" : "adam_step_f32",
-    wgsl: `
+const seg = (f: string) => Array.from({ length: PER_DISPATCH }, (_, k) => `${f}${k}: u32`);
+
+const ADAM = kernel("adam_step_x4", () => `
 struct U {
-  n: u32, off: u32, lr: f32, beta1: f32, beta2: f32, omb1: f32, omb2: f32, eps: f32,
-  decay: f32, bc1: f32, bc2: f32, hasScale: u32,
+  ${seg("end").join(", ")}, ${seg("pOff").join(", ")}, ${seg("mOff").join(", ")},
+  ${seg("vOff").join(", ")}, bc1_0: f32, bc1_1: f32, bc1_2: f32, bc1_3: f32,
+  bc2_0: f32, bc2_1: f32, bc2_2: f32, bc2_3: f32,
+  lr: f32, beta1: f32, beta2: f32, omb1: f32, omb2: f32, eps: f32, decay: f32, hasScale: u32,
 }
 @group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read_write> p: array<${ty}>;
-@group(0) @binding(2) var<storage, read> g: array<${ty}>;
-@group(0) @binding(3) var<storage, read_write> m: array<${ty}>;
-@group(0) @binding(4) var<storage, read_write> v: array<${ty}>;
-@group(0) @binding(5) var<storage, read> scale: array<f32>;
+@group(0) @binding(1) var<storage, read_write> P: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> M: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> V: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> scale: array<f32>;
+@group(0) @binding(5) var<storage, read> g0: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> g1: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> g2: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read> g3: array<vec4<f32>>;
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let k = gid.x + gid.y * nwg.x * ${WG}u;
-  if (k >= u.n) { return; }
-  let i = k + u.off;
-  var gi = g[i];
+  let t = gid.x + gid.y * nwg.x * ${WG}u;
+  if (t >= u.end3) { return; }
+  // Which parameter: segments are consecutive ranges of vec4s, [0, end0), [end0, end1), ...
+  var j = t;
+  var gi: vec4<f32>;
+  var po: u32; var mo: u32; var vo: u32; var bc1: f32; var bc2: f32;
+  if (t < u.end0) {
+    gi = g0[j]; po = u.pOff0; mo = u.mOff0; vo = u.vOff0; bc1 = u.bc1_0; bc2 = u.bc2_0;
+  } else if (t < u.end1) {
+    j = t - u.end0;
+    gi = g1[j]; po = u.pOff1; mo = u.mOff1; vo = u.vOff1; bc1 = u.bc1_1; bc2 = u.bc2_1;
+  } else if (t < u.end2) {
+    j = t - u.end1;
+    gi = g2[j]; po = u.pOff2; mo = u.mOff2; vo = u.vOff2; bc1 = u.bc1_2; bc2 = u.bc2_2;
+  } else {
+    j = t - u.end2;
+    gi = g3[j]; po = u.pOff3; mo = u.mOff3; vo = u.vOff3; bc1 = u.bc1_3; bc2 = u.bc2_3;
+  }
   if (u.hasScale != 0u) { gi *= scale[0]; }
-  let mi = u.beta1 * m[i] + u.omb1 * gi;
-  let vi = u.beta2 * v[i] + u.omb2 * gi * gi;
-  m[i] = mi;
-  v[i] = vi;
-  p[i] = p[i] * u.decay - u.lr * (mi / u.bc1) / (sqrt(vi / u.bc2) + u.eps);
+  let mi = u.beta1 * M[mo + j] + u.omb1 * gi;
+  let vi = u.beta2 * V[vo + j] + u.omb2 * gi * gi;
+  M[mo + j] = mi;
+  V[vo + j] = vi;
+  P[po + j] = P[po + j] * u.decay - u.lr * (mi / bc1) / (sqrt(vi / bc2) + u.eps);
 }
-`,
-  };
+`);
+
+/** Where a buffer's vec4s start in the GPUBuffer it binds (its pack's whole, or itself). */
+function home(b: GpuBuffer): { whole: GpuBuffer; vec4: number } {
+  return b.pack ? { whole: b.pack.whole, vec4: b.offset / 16 } : { whole: b, vec4: 0 };
 }
 
-const ADAM_VEC4 = adamKernel(true);
-const ADAM_F32 = adamKernel(false);
-
-/** One Adam/AdamW step on n elements; gradScale (1 element) multiplies g when given. */
+/** One Adam/AdamW step of every item; gradScale (1 element) multiplies g when given. */
 export function adamGpu(
   rt: Runtime,
-  p: GpuBuffer,
-  g: GpuBuffer,
-  m: GpuBuffer,
-  v: GpuBuffer,
-  args: AdamArgs,
+  items: readonly AdamItem[],
+  hyper: AdamHyper,
   gradScale: GpuBuffer | null,
 ): void {
-  const { n, lr, beta1, beta2, eps, weightDecay, step } = args;
-  const bc1 = 1 - Math.pow(beta1, step);
-  const bc2 = 1 - Math.pow(beta2, step);
-  const decay = weightDecay > 0 ? 1 - lr * weightDecay : 1;
-  const hyper = {
+  const { lr, beta1, beta2, eps, weightDecay } = hyper;
+  const common = {
     lr,
     beta1,
     beta2,
     omb1: 1 - beta1,
     omb2: 1 - beta2,
     eps,
-    decay,
-    bc1,
-    bc2,
+    decay: weightDecay > 0 ? 1 - lr * weightDecay : 1,
     hasScale: gradScale ? 1 : 0,
   };
-  // g stands in for an absent scale buffer (flagged off) so the binding stays valid.
-  const bufs = { p, g, m, v, scale: gradScale ?? g };
-  const run = (kernel: Kernel, count: number, off: number) => {
-    rt.dispatch(kernel, bufs, { n: count, off, ...hyper }, rt.grid(Math.ceil(count / WG)));
-  };
-  const n4 = Math.floor(n / 4);
-  if (n4 > 0) run(ADAM_VEC4, n4, 0);
-  if (n % 4) run(ADAM_F32, n % 4, 4 * n4);
+  let i = 0;
+  while (i < items.length) {
+    // Up to four consecutive items whose p, m and v share the same three buffers.
+    const first = items[i];
+    const [P, M, V] = [first.p, first.m, first.v].map((b) => home(b as GpuBuffer).whole);
+    const group: AdamItem[] = [];
+    while (i < items.length && group.length < PER_DISPATCH) {
+      const it = items[i];
+      const same = [it.p, it.m, it.v].every((b, k) =>
+        home(b as GpuBuffer).whole.buffer === [P, M, V][k].buffer
+      );
+      if (!same) break;
+      group.push(it);
+      i++;
+    }
+    const u: Record<string, number> = { ...common };
+    let end = 0;
+    const gs: Record<string, GpuBuffer> = {};
+    for (let k = 0; k < PER_DISPATCH; k++) {
+      const it = group[Math.min(k, group.length - 1)];
+      if (k < group.length) end += Math.ceil(it.n / 4);
+      u[`end${k}`] = end; // empty segments past the group end where the last one does
+      u[`pOff${k}`] = home(it.p as GpuBuffer).vec4;
+      u[`mOff${k}`] = home(it.m as GpuBuffer).vec4;
+      u[`vOff${k}`] = home(it.v as GpuBuffer).vec4;
+      u[`bc1_${k}`] = 1 - Math.pow(beta1, it.step);
+      u[`bc2_${k}`] = 1 - Math.pow(beta2, it.step);
+      gs[`g${k}`] = it.g as GpuBuffer;
+    }
+    // The first gradient stands in for an absent scale buffer (flagged off).
+    const bufs = { P, M, V, scale: gradScale ?? (group[0].g as GpuBuffer), ...gs };
+    if (end > 0) rt.dispatch(ADAM, bufs, u, rt.grid(Math.ceil(end / WG)));
+  }
 }

@@ -82,7 +82,8 @@ export function reduceGpu(
   const vec4 = inner % 4 === 0 || rowVec;
   const lanes = rowVec ? r / 4 : r;
   const inner4 = vec4 && !rowVec ? inner / 4 : inner;
-  const parts = partsFor(rt, outer * inner4, lanes);
+  const onePass = outer * r * inner <= rt.profile.reduceOnePass;
+  const parts = onePass ? 1 : partsFor(rt, outer * inner4, lanes);
   const chunk = Math.ceil(lanes / parts);
   const nParts = Math.ceil(lanes / chunk);
   const cells = outer * nParts * inner4;

@@ -1,0 +1,70 @@
+/**
+ * Dispatches per training step, pinned so they cannot creep back: on a real GPU a small step is
+ * launch-bound (each dispatch ~5–30 µs of host encoding, serialized), on llvmpipe each costs
+ * ~30 µs. Counted with `Runtime.dispatches` on the quick-preset Transformer (d64, 2 blocks,
+ * batch 32 × 80 tokens). Skipped without an adapter.
+ */
+import assert from "node:assert/strict";
+import { backward, zeroGrad } from "../core/autograd.ts";
+import { Rng } from "../core/rng.ts";
+import { tidy } from "../core/tensor.ts";
+import { WebGpuBackend } from "../core/webgpu/backend.ts";
+import { batchLoss } from "../experiments/lib/icl.ts";
+import { makeModel, type ModelConfig } from "../nn/mod.ts";
+import { Adam, clipGradNorm } from "../nn/optim.ts";
+import { SparseParity } from "../tasks/parity.ts";
+import { rt } from "./gpu_runtimes.ts";
+
+/** Dispatches of one step (second of two: the first creates the optimizer state). */
+async function countStep(nLayer: number) {
+  const be = new WebGpuBackend(rt!);
+  const cfg = {
+    arch: "transformer",
+    dModel: 64,
+    nLayer,
+    nHead: 4,
+    tokenDim: 4,
+    outDim: 1,
+    maxLen: 80,
+  } as ModelConfig;
+  const task = new SparseParity({ nDims: 4, nPoints: 40, k: 2 });
+  const model = makeModel(cfg, { seed: 0, backend: be });
+  const opt = new Adam(model.namedParameters());
+  const params = model.parameters();
+  const rng = new Rng(0);
+  let counts = { total: 0, optimizer: 0 };
+  for (let i = 0; i < 2; i++) {
+    const b = task.sample(rng, 32);
+    const d0 = rt!.dispatches;
+    let d1 = 0;
+    const loss = tidy(() => {
+      const l = batchLoss(model, b, task, be);
+      backward(l);
+      d1 = rt!.dispatches;
+      opt.step(clipGradNorm(params, 10));
+      zeroGrad(params);
+      return l;
+    });
+    await loss.item();
+    loss.dispose();
+    counts = { total: rt!.dispatches - d0, optimizer: rt!.dispatches - d1 };
+  }
+  opt.dispose();
+  model.dispose();
+  return { ...counts, params: params.length };
+}
+
+Deno.test({
+  name: "dispatches: a quick-preset Transformer step stays within its count",
+  ignore: !rt,
+  fn: async () => {
+    const two = await countStep(2);
+    // 323 before multi-tensor Adam and clipping (31 and 136 of them), 161 after.
+    assert.ok(two.total <= 161, `quick Transformer step: ${two.total} dispatches`);
+    // Clipping: ⌈P/7⌉ + 1 dispatches; Adam: ⌈P/4⌉ (packed parameters, four per dispatch).
+    const bound = (p: number) => Math.ceil(p / 7) + 1 + Math.ceil(p / 4);
+    assert.ok(two.optimizer <= bound(two.params), `optimizer: ${two.optimizer}`);
+    const four = await countStep(4);
+    assert.ok(four.optimizer <= bound(four.params), `optimizer, 4 blocks: ${four.optimizer}`);
+  },
+});
