@@ -157,6 +157,7 @@ export function cotPart(o: CommonOptions): TaskPart {
     curriculum,
     quickCurriculum: "points",
     models: [...FIG1A_MODELS],
+    // Park's Fig. 6 compares Transformer and Mamba; MambaFormer is Fig. 1a's third column.
     baselines: [...(BASELINES_FOR_TASK.cot_io ?? [])],
     metricName: "CoT-inference squared error / d",
     curveMetric: "teacher-forced ŷ squared error / d",

@@ -109,6 +109,8 @@ export function mqarPart(
     })`,
     task,
     models: [...MQAR_MODELS],
+    // With Park's A.3.8 ablation (one Standard Hybrid pair in the middle of the Mamba).
+    paperModels: [...MQAR_MODELS, "mamba_hybrid"],
     baselines: [],
     metricName: "norm-squared error",
     xLabel: "query",

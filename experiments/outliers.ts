@@ -76,6 +76,8 @@ export function outlierPart(key: string, o: CommonOptions): TaskPart {
     curriculum,
     quickCurriculum: "dims-and-points",
     models: [...FIG1A_MODELS],
+    // Park's Fig. 4.
+    paperModels: ["transformer", "mamba", "s4", "mambaformer", "hybrid"],
     baselines: [...(BASELINES_FOR_TASK[key] ?? [])],
     metricName: "squared error / d on clean positions",
     description: `${text(options)}${

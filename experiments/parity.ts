@@ -31,10 +31,12 @@ const QUICK = { nDims: 4, k: 2, nPoints: 40 };
 /** The paper: d=10, k=2, N=140; width 256, depth 12 (Fig. 3a), the [MF] config's lr 4e-4. */
 const PAPER = { nDims: 10, k: 2, nPoints: 140 };
 
+/** Fig. 3a's model, [MF]'s lr, and Fig. 5's five seeds. */
 const PAPER_RECIPE = {
   sizes: [{ width: 256, layers: 12, heads: 8 }],
   lr: 4e-4,
   curvePrompts: 640,
+  seeds: [1, 2, 3, 4, 5],
 };
 
 /** The sparse parity part (k overridable, for the k=1 control). */
@@ -50,6 +52,8 @@ export function parityPart(o: CommonOptions, k = o.k): TaskPart {
     title: control ? "Control: k=1 (y is one hidden bit)" : FIG1A_TITLES.sparse_parity,
     task: new SparseParity(t),
     models: [...FIG1A_MODELS],
+    // Park's Figs. 3a and 5, with the Transformer that starts with a Mamba block.
+    paperModels: ["transformer", "mamba", "s4mamba", "mambaformer", "hybrid", "transformer_mamba"],
     baselines: [],
     metricName: "accuracy",
     trivial: { name: "no-context chance", value: chance },

@@ -136,6 +136,10 @@ export function regressionPart(key: string, o: CommonOptions): TaskPart {
     curriculum,
     quickCurriculum: "dims-and-points",
     models: grazzi ? [...GRAZZI_MODELS] : [...FIG1A_MODELS],
+    // Park's Fig. 2 (Transformer, Mamba, S4-Mamba, S4) and Fig. 8 (the two hybrids).
+    paperModels: grazzi
+      ? undefined
+      : ["transformer", "mamba", "s4mamba", "s4", "mambaformer", "hybrid"],
     baselines: [...(BASELINES_FOR_TASK[key] ?? [])],
     metricName: `squared error / ${preset.normalizer}`,
     description: `${text}${curriculum ? ", Garg's curriculum" : ""}`,

@@ -18,7 +18,7 @@ import { parseCli } from "./lib/cli.ts";
 import { type FamilySummary, finishFamily, runFamily } from "./lib/family.ts";
 import { type CommonOptions, parseCommon, scriptFlags } from "./lib/flags.ts";
 import { writeAtomic } from "./lib/files.ts";
-import { FIG1A_TASKS, LEARN_FRACTION, PAR_MARGIN } from "./lib/marks.ts";
+import { FIG1A_MODELS, FIG1A_TASKS, LEARN_FRACTION, PAR_MARGIN } from "./lib/marks.ts";
 import { buildSpecs } from "./lib/presets.ts";
 import { fmtTime } from "./lib/progress.ts";
 import type { SuiteSpec } from "./lib/spec.ts";
@@ -34,13 +34,17 @@ function mqarRow(o: CommonOptions): SuiteSpec {
   const paper = o.preset === "paper";
   const sizes = (paper ? MQAR_PAPER_RECIPE : MQAR_QUICK_RECIPE).sizes!.slice(0, 1);
   const [spec] = mqarSpecs(o, { queries: [paper ? 16 : 4], lrs: [o.lr], sizes });
-  spec.models = o.models ?? spec.models.filter((m) => m !== "transformer_nope");
   return spec;
 }
 
 /** Every spec of the table, in the paper's row order, restricted to `keys`. */
-export function table1Specs(o: CommonOptions, keys: readonly string[] = FIG1A_TASKS): SuiteSpec[] {
+export function table1Specs(
+  options: CommonOptions,
+  keys: readonly string[] = FIG1A_TASKS,
+): SuiteSpec[] {
   const has = (k: string) => keys.includes(k);
+  // Fig. 1a has three columns; --models can add any other architecture.
+  const o = { ...options, models: options.models ?? [...FIG1A_MODELS] };
   const specs: SuiteSpec[] = [
     ...regressionSpecs(o, FIG1A_REGRESSION.filter(has)),
     ...outlierSpecs(o, OUTLIER_KEYS.filter(has)),

@@ -44,6 +44,19 @@ function positionSeries(name: ArchName, rs: RunRow[]): PlotSeries {
   };
 }
 
+/**
+ * The frontier drawn to the architecture's largest budget: past its last improvement the best
+ * value at a budget stays flat, so the line does too (and a one-point frontier is visible).
+ */
+function extendFrontier(
+  front: { flops: number; value: number }[],
+  own: { flops: number; value: number }[],
+): { flops: number; value: number }[] {
+  const top = Math.max(...own.filter((p) => Number.isFinite(p.value)).map((p) => p.flops));
+  const last = front[front.length - 1];
+  return last && top > last.flops ? [...front, { flops: top, value: last.value }] : front;
+}
+
 /** SVG text of the three figures. */
 export function suiteFigures(
   spec: SuiteSpec,
@@ -93,7 +106,7 @@ export function suiteFigures(
   const series: FlopsSeries[] = cmp.frontier.map((f) => ({
     name: f.model,
     color: ARCH_COLOR[f.model as ArchName],
-    frontier: f.points,
+    frontier: extendFrontier(f.points, cmp.points.filter((p) => p.model === f.model)),
     dots: cmp.points.filter((p) => p.model === f.model).map((p) => ({
       flops: p.flops,
       value: p.value,
@@ -108,7 +121,7 @@ export function suiteFigures(
   let flops: string;
   try {
     flops = flopsFigureSvg({
-      title: `${spec.title}: error vs training FLOPs`,
+      title: `${spec.title}: ${higherIsBetter ? "accuracy" : "error"} vs training FLOPs`,
       yLabel: `${yLabel}${seeds ? ` (mean of ${spec.seeds.length} seeds)` : ""}`,
       series,
       reference: { name: trivial.name, value: trivial.value },

@@ -108,6 +108,8 @@ export interface TaskPart {
   curriculum?: Curriculum;
   /** Default architectures (Grazzi's three under the grazzi protocol unless set). */
   models: ArchName[];
+  /** Default architectures of the paper preset: those of the paper's figure for the task. */
+  paperModels?: ArchName[];
   baselines: string[];
   /** Name of the metric, e.g. "normalized squared error". */
   metricName: string;
@@ -238,7 +240,9 @@ function finalSizes(base: Recipe, o: CommonOptions, models: ArchName[]): Recipe 
 export function makeSpec(part: TaskPart, o: CommonOptions): SuiteSpec {
   const protocol: Protocol = o.protocol ?? part.protocol ?? "park";
   const models = o.models ??
-    (protocol === "grazzi" && !part.protocol ? GRAZZI_MODELS : part.models);
+    (protocol === "grazzi" && !part.protocol
+      ? GRAZZI_MODELS
+      : (o.preset === "paper" ? part.paperModels : undefined) ?? part.models);
   // The task's own recipe changes are its paper's ([MF]'s lr 4e-4 for trees and parity), so
   // they do not follow the task into the other protocol.
   const own = protocol === (part.protocol ?? "park");
