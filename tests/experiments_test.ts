@@ -256,7 +256,11 @@ const TINY: Record<string, string[]> = {
     "--points",
     "4",
   ],
-  outliers: [...W8, "--tasks", "ortho_outlier_regression", "--p", "0.2", "--models", ALL],
+  outliers: [
+    ...W8,
+    ...["--tasks", "ortho_outlier_regression", "--p", "0.2", "--models", ALL],
+    ...["--optimizer", "adamw", "--weight-decay", "0.1"],
+  ],
   cot: [...W8, "--hidden", "3", "--models", ALL],
   mqar: ["--sizes", "8x1x2", "--queries", "2", "--models", ALL],
   parity: [...W8, "--control", "--models", ALL],
@@ -293,6 +297,8 @@ const BAD_MORE: [string[], string][] = [
   [["--fractions", "0.5,1.5"], "--fractions"],
   [["--norm", "batch"], "--norm"],
   [["--protocol", "garg"], "--protocol"],
+  [["--optimizer", "sgd"], "--optimizer"],
+  [["--weight-decay", "-1"], "--weight-decay"],
   [["--warmup", "5", "--steps", "5"], "--warmup"],
   [["--p", "0.2"], "p"],
 ];
@@ -401,6 +407,10 @@ for (const script of SCRIPTS) {
       );
       if (script === "table1") assert.ok(await exists(`${out}/report.md`));
       if (script === "mqar") assert.match(summary.mqarTable, /size, queries/);
+      if (script === "outliers") {
+        assert.equal(summary.tasks[0].settings.optimizer, "adamw");
+        assert.ok(summary.tasks[0].departures.some((d: string) => d.startsWith("AdamW")));
+      }
       if (script === "parity") {
         assert.ok(await exists(`${out}/learning_curves.svg`));
         assert.ok(await exists(`${out}/accuracy_by_position.svg`));

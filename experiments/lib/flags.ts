@@ -46,6 +46,11 @@ export const COMMON_FLAGS: Record<string, FlagSpec> = {
   lr: { type: "string", help: "Adam learning rate, for every architecture" },
   schedule: { type: "string", help: `learning-rate schedule: ${SCHEDULES.join(", ")}` },
   warmup: { type: "string", help: "linear warm-up steps before the schedule" },
+  optimizer: { type: "string", help: "adam (the papers') or adamw (decoupled weight decay)" },
+  "weight-decay": {
+    type: "string",
+    help: "weight decay (default: adam 0, adamw 0.01); with adam an L2 penalty, as PyTorch's",
+  },
   clip: { type: "string", help: "global gradient-norm clip; 0 turns clipping off" },
   seeds: {
     type: "string",
@@ -112,6 +117,8 @@ export interface CommonOptions {
   lr?: number;
   schedule?: ScheduleKind;
   warmup?: number;
+  optimizer?: "adam" | "adamw";
+  weightDecay?: number;
   clip?: number;
   seeds?: number[];
   fractions?: number[];
@@ -198,6 +205,17 @@ export function parseCommon(
     lr: opt("lr", (v) => numFlag(name, "lr", v)),
     schedule: opt("schedule", (v) => choiceFlag(name, "schedule", v, SCHEDULES)),
     warmup: int("warmup", 0),
+    optimizer: opt(
+      "optimizer",
+      (v) => choiceFlag(name, "optimizer", v, ["adam", "adamw"] as const),
+    ),
+    weightDecay: opt("weight-decay", (v) => {
+      const x = Number(v);
+      if (!(x >= 0) || !Number.isFinite(x)) {
+        fail(name, `--weight-decay must be a number ≥ 0, got "${v}"`);
+      }
+      return x;
+    }),
     clip,
     seeds,
     fractions,

@@ -35,6 +35,7 @@ const PARK_PAPER: Recipe = {
   lr: 1e-4,
   schedule: "constant",
   warmup: 0,
+  optimizer: "adam",
   clip: 10,
   seeds: [1],
   fractions: PAPER_FRACTIONS,
@@ -67,6 +68,7 @@ const PARK_QUICK: Recipe = {
   lr: 2e-3,
   schedule: "constant",
   warmup: 0,
+  optimizer: "adam",
   clip: 10,
   seeds: [1],
   fractions: PAPER_FRACTIONS,
@@ -184,6 +186,15 @@ export function recipeDepartures(r: Recipe, paper: Recipe, models: ArchName[]): 
   }
   if (r.schedule !== paper.schedule) out.push(`${r.schedule} schedule (paper: ${paper.schedule})`);
   if (r.warmup !== paper.warmup) out.push(`warm-up ${r.warmup} steps (paper: ${paper.warmup})`);
+  const opt = (x: Recipe) =>
+    `${x.optimizer === "adamw" ? "AdamW" : "Adam"}${
+      x.weightDecay
+        ? `, weight decay ${x.weightDecay}`
+        : x.optimizer === "adamw"
+        ? ", weight decay 0.01"
+        : ""
+    }`;
+  if (opt(r) !== opt(paper)) out.push(`${opt(r)} (paper: ${opt(paper)})`);
   if (r.clip !== paper.clip) {
     const c = (x: number) => (x > 0 ? `clip ${x}` : "no clipping");
     out.push(`${c(r.clip)} (paper: ${c(paper.clip)})`);
@@ -261,6 +272,8 @@ export function makeSpec(part: TaskPart, o: CommonOptions): SuiteSpec {
   }
   if (o.schedule) r.schedule = o.schedule;
   if (o.warmup !== undefined) r.warmup = o.warmup;
+  if (o.optimizer) r.optimizer = o.optimizer;
+  if (o.weightDecay !== undefined) r.weightDecay = o.weightDecay;
   if (o.clip !== undefined) r.clip = o.clip;
   if (o.seeds) r.seeds = o.seeds;
   if (o.fractions) r.fractions = o.fractions;

@@ -168,6 +168,8 @@ export async function trainRun(
       steps: spec.steps,
       batch: spec.batch,
       lr,
+      optimizer: spec.optimizer,
+      weightDecay: spec.weightDecay,
       schedule: makeSchedule(spec.schedule, lr, spec.steps, spec.warmup),
       clip: spec.clip,
       seed,

@@ -54,6 +54,9 @@ export interface Recipe {
   lrFor?: Partial<Record<ArchName, number>>;
   schedule: ScheduleKind;
   warmup: number;
+  optimizer: "adam" | "adamw";
+  /** Weight decay; undefined: the optimizer's default (Adam 0, AdamW 0.01). */
+  weightDecay?: number;
   /** Global gradient-norm clip, 0 for none. */
   clip: number;
   seeds: number[];

@@ -124,6 +124,8 @@ function settingsOf(spec: SuiteSpec): Record<string, unknown> {
     lrFor: spec.lrFor ?? null,
     schedule: spec.schedule,
     warmup: spec.warmup,
+    optimizer: spec.optimizer,
+    weightDecay: spec.weightDecay ?? null,
     clip: spec.clip,
     seeds: spec.seeds,
     fractions: spec.fractions,

@@ -14,6 +14,7 @@ import { type Curriculum, curriculumAt } from "../../tasks/curriculum.ts";
 import type { IclBatch, Task } from "../../tasks/task.ts";
 import {
   Adam,
+  AdamW,
   clipGradNorm,
   constantSchedule,
   cosineSchedule,
@@ -76,6 +77,10 @@ export interface TrainOptions {
   steps: number;
   batch: number;
   lr: number;
+  /** Adam (the papers', default) or AdamW (decoupled weight decay). */
+  optimizer?: "adam" | "adamw";
+  /** Adam: L2 penalty (default 0); AdamW: decoupled decay (default 0.01). */
+  weightDecay?: number;
   schedule: LrSchedule;
   /** Global gradient-norm clip (MambaFormer repo: 10), or 0 for none. */
   clip: number;
@@ -122,7 +127,8 @@ export async function train(
   o: TrainOptions,
 ): Promise<TrainResult> {
   const params = model.parameters();
-  const opt = new Adam(model.namedParameters(), { lr: o.lr });
+  const Opt = o.optimizer === "adamw" ? AdamW : Adam;
+  const opt = new Opt(model.namedParameters(), { lr: o.lr, weightDecay: o.weightDecay });
   let dataRng = new Rng(o.seed).fork("data");
   let start = 0;
   let ema: EmaState = { ema: null, best: null, bestStep: null };
