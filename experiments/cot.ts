@@ -1,7 +1,8 @@
 /**
  * exp:cot: Chain-of-Thought I/O, the CoT row of the MambaFormer paper's Fig. 1a (Table 1, A.3.6,
  * after Li et al. 2023): prompts (x_1, s_1, y_1, ..., x_N, s_N, y_N) with s = ReLU(W x) and
- * y = v·s (d=10, h=8, N=101), for Transformer, Mamba and MambaFormer.
+ * y = v·s (d=10, h=8, N=101; `--hidden` sets h, Park sweeps 4, 8, 16; `--sizes tiny,small,standard`
+ * is Park's Table 2), for any architecture.
  *
  * What is trained and measured (kept simple, documented here):
  * - One read-out of width 1 + h: channel 0 is the y head, read at each s_i token; channels
@@ -16,7 +17,7 @@
  *   the figure) and the s-head error ||ŝ − s||² / d, both averaged over the same late positions.
  *
  *   deno task exp:cot
- *   deno task exp:cot --backend cpu --steps 200 --eval-prompts 128
+ *   deno task exp:cot --backend cpu --steps 200 --eval-prompts 128 --hidden 8
  *   deno task exp:cot --preset paper --out runs/cot-paper [--resume]
  */
 import { noGrad } from "../core/autograd.ts";
@@ -32,21 +33,11 @@ import { concatRows, pointwiseErrors, positionStats } from "../tasks/metrics.ts"
 import type { IclBatch } from "../tasks/task.ts";
 import { parseCli } from "./lib/cli.ts";
 import { type EvalResult, evaluatePredictions, rangeMean } from "./lib/evaluate.ts";
+import { finishFamily, runFamily } from "./lib/family.ts";
+import { type CommonOptions, parseCommon, scriptFlags } from "./lib/flags.ts";
 import { FIG1A_MODELS, FIG1A_TITLES } from "./lib/marks.ts";
-import type { ModelEval, SuiteSpec, TaskHead } from "./lib/suite.ts";
-import {
-  buildSpecs,
-  COMMON_FLAGS,
-  type CommonOptions,
-  compressedCurriculum,
-  finalSpec,
-  finishFamily,
-  PAPER_TRAINING,
-  parseCommon,
-  QUICK_TRAINING,
-  runFamily,
-  type TaskPart,
-} from "./lib/suite_cli.ts";
+import { buildSpecs, makeSpec, type TaskPart } from "./lib/presets.ts";
+import type { ModelEval, SuiteSpec, TaskHead } from "./lib/spec.ts";
 
 /** The task of this script. */
 export const COT_KEYS = ["cot_io"] as const;
@@ -135,27 +126,48 @@ export function cotHead(task: ChainOfThoughtIO): TaskHead {
   };
 }
 
-/** The CoT-I/O task part for a preset. */
-export function cotPart(preset: "quick" | "paper"): TaskPart {
-  const paper = preset === "paper";
-  const task = paper
-    ? new ChainOfThoughtIO({ nDims: 10, hidden: 8, nPoints: 101 })
-    : new ChainOfThoughtIO({ nDims: 4, hidden: 4, nPoints: 16 });
+/** The CoT-I/O task part for a preset, with --dims/--points/--hidden applied. */
+export function cotPart(o: CommonOptions): TaskPart {
+  const paper = o.preset === "paper";
+  const base = paper
+    ? { nDims: 10, hidden: 8, nPoints: 101 }
+    : { nDims: 4, hidden: 4, nPoints: 16 };
+  const task = new ChainOfThoughtIO({
+    nDims: o.dims ?? base.nDims,
+    hidden: o.hidden ?? base.hidden,
+    nPoints: o.points ?? base.nPoints,
+  });
   const text = `d=${task.nDims}, h=${task.hidden}, N=${task.nPoints}`;
+  const paperText = "d=10, h=8, N=101";
+  let curriculum = paper ? defaultCurriculum("cot_io") : undefined;
+  if (curriculum) {
+    curriculum = {
+      dims: { ...curriculum.dims, start: task.nDims, end: task.nDims },
+      points: {
+        ...curriculum.points,
+        start: Math.min(curriculum.points.start, task.nPoints),
+        end: task.nPoints,
+      },
+    };
+  }
   return {
     key: "cot_io",
     title: FIG1A_TITLES.cot_io,
     task,
-    curriculum: paper ? defaultCurriculum("cot_io") : undefined,
+    curriculum,
+    quickCurriculum: "points",
     models: [...FIG1A_MODELS],
+    // Park's Fig. 6 compares Transformer and Mamba; MambaFormer is Fig. 1a's third column.
     baselines: [...(BASELINES_FOR_TASK.cot_io ?? [])],
     metricName: "CoT-inference squared error / d",
     curveMetric: "teacher-forced ŷ squared error / d",
     description: `${text}${paper ? ", points curriculum 26→101" : ""}; trained teacher-forced on ` +
       "y and s heads, scored with the model's own ŝ",
-    departures: paper ? [] : [
-      `task sizes ${text} (paper: d=10, h=8, N=101)`,
-      "points curriculum compressed: from N/3 to N at 40% of the steps (paper: 26→101 over 30k)",
+    departures: [
+      ...(text === paperText ? [] : [`task sizes ${text} (paper: ${paperText})`]),
+      ...(paper ? [] : [
+        "points curriculum compressed: from N/3 to N at 40% of the steps (paper: 26→101 over 30k)",
+      ]),
     ],
     head: cotHead(task),
   };
@@ -163,12 +175,7 @@ export function cotPart(preset: "quick" | "paper"): TaskPart {
 
 /** The CoT-I/O spec with the command-line overrides applied. */
 export function cotSpecs(o: CommonOptions): SuiteSpec[] {
-  const budget = o.preset === "paper" ? PAPER_TRAINING : QUICK_TRAINING;
-  const spec = finalSpec(cotPart(o.preset), budget, PAPER_TRAINING, o);
-  if (o.preset === "quick") {
-    spec.curriculum = compressedCurriculum(spec.task, spec.steps, 0.4, false);
-  }
-  return [spec];
+  return [makeSpec(cotPart(o), o)];
 }
 
 if (import.meta.main) {
@@ -176,8 +183,8 @@ if (import.meta.main) {
   const flags = parseCli(
     NAME,
     "Chain-of-Thought I/O (2-layer ReLU networks with the hidden features in the prompt) for " +
-      "Transformer, Mamba, MambaFormer",
-    COMMON_FLAGS,
+      "any architecture at a grid of sizes, compared at matched training FLOPs",
+    scriptFlags(["dims", "points", "hidden"]),
   );
   const o = parseCommon(NAME, flags, COT_KEYS);
   const specs = buildSpecs(NAME, () => cotSpecs(o));

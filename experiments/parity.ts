@@ -1,389 +1,226 @@
 /**
- * exp:parity: in-context sparse parity (Park et al. 2024, Fig. 1a / 3a). Trains Transformer,
- * Mamba and MambaFormer (optionally S4-Mamba and the Standard Hybrid) on prompts
- * (x_1, y_1, ..., x_N, y_N) with y = Π_{j∈S} x_j for a hidden k-subset S per prompt, and
- * reports late-position accuracy with a bootstrap interval next to the no-context chance level.
+ * exp:parity: in-context sparse parity (Park et al. 2024, Fig. 1a / 3a / 5) on the common
+ * pipeline. Prompts (x_1, y_1, ..., x_N, y_N) with y = Π_{j∈S} x_j for a hidden k-subset S per
+ * prompt; late-position accuracy with an interval next to the no-context chance level, the
+ * verdict (Mamba learns, the Transformer stays near chance), the median step at which each
+ * architecture first reaches `--converge` accuracy over seeds (Fig. 5: seeds that never get
+ * there are counted as such), and optionally the k=1 control.
+ *
+ *   deno task exp:parity                                   # quick: d=4, k=2, N=40
+ *   deno task exp:parity --models transformer_mamba,mamba,transformer_nope --seeds 1,2,3,4,5
+ *   deno task exp:parity --preset paper --out runs/parity-paper [--resume]
  */
-import { initBackend } from "../core/device_select.ts";
-import { makeModel, type ModelConfig, trainingFlops } from "../nn/mod.ts";
-import { constantSchedule } from "../nn/optim.ts";
 import { parityNoContextChance, SparseParity } from "../tasks/parity.ts";
 import { errorCurveSvg } from "./plot.ts";
-import { choiceFlag, fail, intFlag, intListFlag, numFlag, parseCli } from "./lib/cli.ts";
-import { evalBatches, evaluateModel, rangeMean } from "./lib/evaluate.ts";
-import { timestamp, writeAtomic } from "./lib/files.ts";
-import { fmtTime } from "./lib/progress.ts";
-import { NonFiniteLossError, train } from "./lib/trainer.ts";
+import { ARCH_COLOR, type ArchName } from "./lib/archs.ts";
+import { fail, numFlag, parseCli } from "./lib/cli.ts";
+import { type FamilySummary, finishFamily, runFamily } from "./lib/family.ts";
+import { type CommonOptions, parseCommon, scriptFlags } from "./lib/flags.ts";
+import { writeAtomic } from "./lib/files.ts";
+import { FIG1A_MODELS, FIG1A_TITLES } from "./lib/marks.ts";
+import { buildSpecs, makeSpec, type TaskPart } from "./lib/presets.ts";
+import type { RunRow } from "./lib/run.ts";
+import type { SuiteSpec } from "./lib/spec.ts";
+import type { SuiteSummary } from "./lib/suite.ts";
 
-const NAME = "exp:parity";
-const ARCHS = ["transformer", "mamba", "mambaformer", "s4mamba", "hybrid"] as const;
-type Arch = typeof ARCHS[number];
+/**
+ * Quick: d=4, k=2, N=40, width 64, 1 layer (Mamba: 2 blocks), batch 32, lr 1e-3, 1000 steps:
+ * chosen by experiment to show the finding on a 2-core machine in about 10 minutes (README).
+ */
+const QUICK = { nDims: 4, k: 2, nPoints: 40 };
+/** The paper: d=10, k=2, N=140; width 256, depth 12 (Fig. 3a), the [MF] config's lr 4e-4. */
+const PAPER = { nDims: 10, k: 2, nPoints: 140 };
 
-interface Preset {
-  description: string;
-  nDims: number;
-  k: number;
-  nPoints: number;
-  width: number;
-  layers: number;
-  heads: number;
-  batch: number;
-  lr: number;
-  steps: number;
-  evalEvery: number;
-  evalPrompts: number;
-  curvePrompts: number;
-  checkpointEvery: number;
-  models: Arch[];
-}
-
-/** Quick: chosen by experiment to show the finding on a 2-core machine in ≤ 15 minutes (see README). */
-const PRESETS: Record<string, Preset> = {
-  quick: {
-    description:
-      "d=4, k=2, N=40 (smaller than the paper's d=10, N=140 so it fits 15 minutes on a 2-core CPU), 2 layers, width 64, 1000 steps",
-    nDims: 4,
-    k: 2,
-    nPoints: 40,
-    width: 64,
-    layers: 2,
-    heads: 4,
-    batch: 32,
-    lr: 1e-3,
-    steps: 1000,
-    evalEvery: 100,
-    evalPrompts: 1280,
-    curvePrompts: 256,
-    checkpointEvery: 0,
-    models: ["transformer", "mamba", "mambaformer"],
-  },
-  paper: {
-    description:
-      "the paper's settings: d=10, k=2, N=140, width 256, 12 layers, batch 64, lr 4e-4, 500k steps",
-    nDims: 10,
-    k: 2,
-    nPoints: 140,
-    width: 256,
-    layers: 12,
-    heads: 8,
-    batch: 64,
-    lr: 4e-4,
-    steps: 500_000,
-    evalEvery: 5000,
-    evalPrompts: 1280,
-    curvePrompts: 640,
-    checkpointEvery: 1000,
-    models: ["transformer", "mamba", "mambaformer"],
-  },
+/** Fig. 3a's model, [MF]'s lr, and Fig. 5's five seeds. */
+const PAPER_RECIPE = {
+  sizes: [{ width: 256, layers: 12, heads: 8 }],
+  lr: 4e-4,
+  curvePrompts: 640,
+  seeds: [1, 2, 3, 4, 5],
 };
 
-const flags = parseCli(
-  NAME,
-  "train sequence models on in-context sparse parity and compare accuracy",
-  {
-    preset: {
-      type: "string",
-      default: "quick",
-      help: `preset: ${Object.keys(PRESETS).join(", ")}`,
+/** The sparse parity part (k overridable, for the k=1 control). */
+export function parityPart(o: CommonOptions, k = o.k): TaskPart {
+  const base = o.preset === "paper" ? PAPER : QUICK;
+  const t = { nDims: o.dims ?? base.nDims, k: k ?? base.k, nPoints: o.points ?? base.nPoints };
+  if (t.k > t.nDims) throw new Error(`--k (${t.k}) must not exceed --dims (${t.nDims})`);
+  const chance = parityNoContextChance(t.nDims, t.k).accuracy;
+  const control = k === 1 && (o.k ?? base.k) !== 1;
+  const text = `d=${t.nDims}, k=${t.k}, N=${t.nPoints}`;
+  return {
+    key: control ? "sparse_parity_k1" : "sparse_parity",
+    title: control ? "Control: k=1 (y is one hidden bit)" : FIG1A_TITLES.sparse_parity,
+    task: new SparseParity(t),
+    models: [...FIG1A_MODELS],
+    // Park's Figs. 3a and 5, with the Transformer that starts with a Mamba block.
+    paperModels: ["transformer", "mamba", "s4mamba", "mambaformer", "hybrid", "transformer_mamba"],
+    baselines: [],
+    metricName: "accuracy",
+    trivial: { name: "no-context chance", value: chance },
+    description: `${text}, one subset per prompt, BCE loss`,
+    departures: text === "d=10, k=2, N=140" || control
+      ? []
+      : [`task sizes ${text} (paper: d=10, k=2, N=140)`],
+    recipe: {
+      sizes: [{ width: 64, layers: 1, heads: 4 }],
+      batch: 32,
+      lr: 1e-3,
+      curvePrompts: 256,
     },
-    models: {
-      type: "string",
-      help: `comma-separated models from ${ARCHS.join(", ")} (default: the preset's)`,
-    },
-    seeds: {
-      type: "string",
-      default: "1",
-      help: "comma-separated seeds; the spread over seeds is reported",
-    },
-    steps: { type: "string", help: "training steps per model (default: the preset's)" },
-    dims: { type: "string", help: "bits per input d" },
-    k: { type: "string", help: "size of the hidden subset" },
-    points: { type: "string", help: "in-context examples N per prompt" },
-    width: { type: "string", help: "model width (d_model)" },
-    layers: { type: "string", help: "layers (Mamba/attention blocks each count as one)" },
-    batch: { type: "string", help: "prompts per training step" },
-    lr: { type: "string", help: "Adam learning rate" },
-    "eval-prompts": { type: "string", help: "fresh test prompts for the final accuracy" },
-    "eval-every": { type: "string", help: "steps between learning-curve evaluations" },
-    backend: { type: "string", default: "auto", help: "auto (WebGPU, else CPU), webgpu, or cpu" },
-    out: { type: "string", help: "run folder (default runs/parity-<timestamp>)" },
-    resume: {
-      type: "boolean",
-      default: false,
-      help: "continue the runs found in --out from their checkpoints",
-    },
-    json: {
-      type: "boolean",
-      default: false,
-      help: "print summary.json as the last line of stdout",
-    },
-    control: {
-      type: "boolean",
-      default: false,
-      help: "also train every model on the k=1 control (y = one hidden bit) and report it",
-    },
-  },
-);
-
-const preset = PRESETS[flags.preset] ??
-  fail(NAME, `--preset must be one of ${Object.keys(PRESETS).join(", ")}, got "${flags.preset}"`);
-const p: Preset = { ...preset };
-if (flags.models) {
-  p.models = flags.models.split(",").map((m) => choiceFlag(NAME, "models", m.trim(), ARCHS));
-}
-if (flags.steps) p.steps = intFlag(NAME, "steps", flags.steps);
-if (flags.dims) p.nDims = intFlag(NAME, "dims", flags.dims);
-if (flags.k) p.k = intFlag(NAME, "k", flags.k);
-if (flags.points) p.nPoints = intFlag(NAME, "points", flags.points, 2);
-if (flags.width) p.width = intFlag(NAME, "width", flags.width);
-if (flags.layers) p.layers = intFlag(NAME, "layers", flags.layers);
-if (flags.batch) p.batch = intFlag(NAME, "batch", flags.batch);
-if (flags.lr) p.lr = numFlag(NAME, "lr", flags.lr);
-if (flags["eval-prompts"]) p.evalPrompts = intFlag(NAME, "eval-prompts", flags["eval-prompts"]);
-if (flags["eval-every"]) p.evalEvery = intFlag(NAME, "eval-every", flags["eval-every"]);
-if (p.k > p.nDims) fail(NAME, `--k (${p.k}) must not exceed --dims (${p.nDims})`);
-if (p.width % p.heads !== 0) {
-  fail(NAME, `--width (${p.width}) must be a multiple of the ${p.heads} attention heads`);
-}
-const seeds = intListFlag(NAME, "seeds", flags.seeds);
-const backendKind = choiceFlag(NAME, "backend", flags.backend, ["auto", "webgpu", "cpu"] as const);
-const custom = JSON.stringify(p) !== JSON.stringify(preset);
-const outDir = flags.out ?? `runs/parity-${timestamp()}`;
-
-const backend = await initBackend(backendKind);
-await Deno.mkdir(outDir, { recursive: true });
-const chance = parityNoContextChance(p.nDims, p.k);
-const lateFrom = Math.floor(p.nPoints * 0.75);
-const paperSize = p.nDims === 10 && p.k === 2 && p.nPoints === 140;
-console.log(
-  `${NAME}: preset ${flags.preset}${custom ? " (modified by flags)" : ""}: ${p.description}`,
-);
-if (!paperSize) {
-  console.log(
-    `  note: d=${p.nDims}, k=${p.k}, N=${p.nPoints} departs from the paper's d=10, k=2, N=140`,
-  );
-}
-console.log(`  backend ${backend.name} (${backend.description}); run folder ${outDir}`);
-console.log(
-  `  no-context chance level: accuracy ${chance.accuracy.toFixed(3)} (BCE ${
-    chance.bce.toFixed(3)
-  })`,
-);
-
-interface Row {
-  model: string;
-  seed: number;
-  params: number;
-  flops: number;
-  steps: number;
-  seconds: number;
-  metric: string;
-  value: number;
-  ci: [number, number];
-  curve: { step: number; accuracy: number }[];
-  perPosition: number[];
-  error?: string;
+    paperRecipe: PAPER_RECIPE,
+  };
 }
 
-const rows: Row[] = [];
-const controlRows: Row[] = [];
-const variants = [{ k: p.k, out: rows, tag: "" }];
-if (flags.control) variants.push({ k: 1, out: controlRows, tag: "-k1" });
-for (const { k, out, tag } of variants) {
-  for (const seed of seeds) {
-    const task = new SparseParity({ nDims: p.nDims, nPoints: p.nPoints, k });
-    const curveSet = evalBatches(task, { prompts: p.curvePrompts, seed: 10_000 + seed });
-    const finalSet = evalBatches(task, { prompts: p.evalPrompts, seed: 20_000 + seed });
-    for (const arch of p.models) {
-      const cfg: ModelConfig = {
-        arch,
-        dModel: p.width,
-        nLayer: p.layers,
-        nHead: arch === "mamba" || arch === "s4mamba" ? undefined : p.heads,
-        tokenDim: task.tokenDim,
-        outDim: 1,
-        maxLen: 2 * p.nPoints,
-      };
-      const model = makeModel(cfg, { seed, backend });
-      const label = `${arch}${tag ? " k=1 control" : ""} seed ${seed}`;
-      const runDir = `${outDir}/${arch}${tag}-seed${seed}`;
-      await Deno.mkdir(runDir, { recursive: true });
-      await writeAtomic(
-        `${runDir}/config.json`,
-        JSON.stringify({ experiment: NAME, preset: flags.preset, ...p, model: cfg }, null, 2),
-      );
-      const curve: { step: number; accuracy: number }[] = [];
-      let error: string | undefined;
-      let steps = 0, seconds = 0;
-      try {
-        const res = await train(model, task, backend, {
-          steps: p.steps,
-          batch: p.batch,
-          lr: p.lr,
-          schedule: constantSchedule(p.lr),
-          clip: 10,
-          seed,
-          logEvery: 25,
-          evalEvery: p.evalEvery,
-          onEval: async (step) => {
-            const r = await evaluateModel(model, task, curveSet, backend);
-            const acc = rangeMean(r, lateFrom, p.nPoints).value;
-            curve.push({ step, accuracy: acc });
-            return { accuracy: acc };
-          },
-          runDir,
-          checkpointEvery: p.checkpointEvery,
-          resume: flags.resume,
-          label,
-          config: { model: cfg },
-        });
-        steps = res.steps;
-        seconds = res.seconds;
-      } catch (e) {
-        if (!(e instanceof NonFiniteLossError)) throw e;
-        error = e.message;
-        console.error(e.message);
-      }
-      const final = await evaluateModel(model, task, finalSet, backend, seed);
-      const late = rangeMean(final, lateFrom, p.nPoints, seed);
-      out.push({
-        model: arch,
-        seed,
-        params: model.numParams(),
-        flops: trainingFlops(cfg, 2 * p.nPoints) * p.batch * steps,
-        steps,
-        seconds,
-        metric: `accuracy (positions ${lateFrom + 1}-${p.nPoints})`,
-        value: late.value,
-        ci: late.ci,
-        curve,
-        perPosition: Array.from(final.stats.mean),
-        error,
-      });
-      model.dispose();
-      const last = out[out.length - 1];
-      console.log(
-        `  ${label}: late accuracy ${last.value.toFixed(3)} [${
-          last.ci.map((v) => v.toFixed(3)).join(", ")
-        }] after ${steps} steps, ${fmtTime(seconds)}`,
-      );
-    }
-  }
+/** The sparse parity spec (table1's parity row too). */
+export function paritySpec(o: CommonOptions, k?: number): SuiteSpec {
+  return makeSpec(parityPart(o, k), o);
 }
 
-// Tables, aggregated over seeds.
-function aggregate(rs: Row[]) {
-  const byModel = new Map<string, Row[]>();
-  for (const r of rs) byModel.set(r.model, [...(byModel.get(r.model) ?? []), r]);
-  return [...byModel.entries()].map(([model, rs]) => {
-    const vals = rs.map((r) => r.value);
+/** A seed's first learning-curve step at or above `threshold` (null: never). */
+export function convergenceStep(
+  curve: { step: number; value: number }[],
+  threshold: number,
+): number | null {
+  return curve.find((c) => c.value >= threshold)?.step ?? null;
+}
+
+/** Median over seeds with the seeds that never converge counted as later than any that do. */
+export function medianSteps(steps: (number | null)[]): number | null {
+  const s = steps.map((v) => v ?? Infinity).sort((a, b) => a - b);
+  if (!s.length) return null;
+  const mid = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return Number.isFinite(mid) ? mid : null;
+}
+
+/** Per architecture at the reference size: convergence step of each seed and their median. */
+export function convergence(t: SuiteSummary, threshold: number) {
+  const ref = t.equalSteps.models.map((r) => ({ model: r.model, size: r.size }));
+  return ref.map(({ model, size }) => {
+    const runs = t.runs.filter((r) => r.model === model && r.size === size);
+    const steps = runs.map((r) => convergenceStep(r.curve, threshold));
     return {
       model,
-      params: rs[0].params,
-      flops: rs[0].flops,
-      steps: rs[0].steps,
-      seconds: rs.reduce((s, r) => s + r.seconds, 0) / rs.length,
-      metric: rs[0].metric,
-      value: vals.reduce((s, v) => s + v, 0) / vals.length,
-      ci: rs.length === 1 ? rs[0].ci : [Math.min(...vals), Math.max(...vals)] as [number, number],
-      seeds: rs.map((r) => ({ seed: r.seed, value: r.value, ci: r.ci })),
+      threshold,
+      seeds: runs.map((r) => r.seed),
+      steps,
+      converged: steps.filter((s) => s !== null).length,
+      median: medianSteps(steps),
     };
   });
 }
 
-function printTable(title: string, agg: ReturnType<typeof aggregate>): void {
-  console.log(`\n${title}`);
-  console.log("| model | params | train FLOPs | steps | wall time | late accuracy | interval |");
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | --- |");
-  for (const a of agg) {
-    const interval = a.ci.map((v) => v.toFixed(3)).join(", ");
-    const kind = seeds.length > 1 ? "min-max over seeds" : "bootstrap 5-95%";
-    console.log(
-      `| ${a.model} | ${a.params.toLocaleString("en-US")} | ${
-        a.flops.toExponential(2)
-      } | ${a.steps} | ` +
-        `${fmtTime(a.seconds)} | ${a.value.toFixed(3)} | [${interval}] (${kind}) |`,
-    );
+/** The old exp:parity verdict: Mamba ≥ 0.95 and the Transformer near the no-context level. */
+export function parityVerdict(t: SuiteSummary, chance: number): string {
+  const acc = (m: string) => t.equalSteps.models.find((r) => r.model === m)?.value;
+  const mamba = acc("mamba"), transformer = acc("transformer"), mf = acc("mambaformer");
+  // "Near chance" is judged against the no-context level, which depends on d and k: it is
+  // 0.555 at the paper's d=10, k=2 (where the issue's 0.60 bar sits 0.045 above it) but 0.625
+  // at d=4, k=2, above any fixed 0.60 bar. So the bar is max(0.60, chance + 0.05).
+  const bar = Math.max(0.6, chance + 0.05);
+  if (mamba === undefined || transformer === undefined) {
+    return "incomplete: the verdict needs both mamba and transformer";
   }
-}
-
-const agg = aggregate(rows);
-printTable(`sparse parity d=${p.nDims}, k=${p.k}, N=${p.nPoints}`, agg);
-const controlAgg = aggregate(controlRows);
-if (controlAgg.length) {
-  const c1 = parityNoContextChance(p.nDims, 1).accuracy.toFixed(3);
-  printTable(`control: k=1 (y is one hidden bit), no-context chance ${c1}`, controlAgg);
-}
-const acc = (m: string) => agg.find((a) => a.model === m)?.value;
-const mamba = acc("mamba"), transformer = acc("transformer"), mf = acc("mambaformer");
-// "Near chance" is judged against the no-context level, which depends on d and k: it is
-// 0.555 at the paper's d=10, k=2 (where the issue's 0.60 bar sits 0.045 above it) but 0.625
-// at d=4, k=2, above any fixed 0.60 bar. So the bar is max(0.60, chance + 0.05).
-const nearChanceBar = Math.max(0.6, chance.accuracy + 0.05);
-let verdict: string;
-if (mamba === undefined || transformer === undefined) {
-  verdict = "incomplete: the verdict needs both mamba and transformer";
-} else {
-  const mambaLearns = mamba >= 0.95, tfChance = transformer <= nearChanceBar;
+  const mambaLearns = mamba >= 0.95, tfChance = transformer <= bar;
   const mfPart = mf === undefined
     ? ""
     : `, MambaFormer ${mf.toFixed(3)} (${mf >= 0.95 ? "learns" : "does not learn"})`;
-  verdict = (mambaLearns && tfChance ? "REPRODUCED" : "NOT REPRODUCED") +
+  return (mambaLearns && tfChance ? "REPRODUCED" : "NOT REPRODUCED") +
     `: Mamba ${mamba.toFixed(3)} (${mambaLearns ? "≥" : "<"} 0.95)${mfPart}, Transformer ${
       transformer.toFixed(3)
-    } (${tfChance ? "≤" : ">"} ${nearChanceBar.toFixed(3)} = max(0.60, no-context chance ${
-      chance.accuracy.toFixed(3)
-    } + 0.05))`;
+    } (${tfChance ? "≤" : ">"} ${bar.toFixed(3)} = max(0.60, no-context chance ${
+      chance.toFixed(3)
+    } + 0.05)) at equal steps`;
 }
-console.log(`\nverdict: ${verdict}`);
 
-// Figures.
-const curveSvg = errorCurveSvg({
-  title: `Sparse parity d=${p.nDims}, k=${p.k}, N=${p.nPoints}: late-position accuracy`,
-  xLabel: "training step",
-  yLabel: "accuracy",
-  series: [
-    ...rows.map((r) => ({
-      name: `${r.model} (seed ${r.seed})`,
-      x: r.curve.map((c) => c.step),
-      y: r.curve.map((c) => c.accuracy),
+/** exp:parity's two figures: per-seed learning curves and accuracy by position. */
+function parityFigures(t: SuiteSummary, chance: number, steps: number): [string, string] {
+  const ref = new Set(t.equalSteps.models.map((r) => `${r.model}/${r.size}`));
+  const runs = t.runs.filter((r: RunRow) => ref.has(`${r.model}/${r.size}`));
+  const name = (r: RunRow) => `${r.model} (seed ${r.seed})`;
+  const color = (r: RunRow) =>
+    (t.settings.seeds as number[]).length > 1 ? undefined : ARCH_COLOR[r.model as ArchName];
+  const curves = errorCurveSvg({
+    title: `${t.title}: late-position accuracy`,
+    xLabel: "training step",
+    yLabel: "accuracy",
+    series: [
+      ...runs.map((r) => ({
+        name: name(r),
+        color: color(r),
+        x: r.curve.map((c) => c.step),
+        y: r.curve.map((c) => c.value),
+      })),
+      { name: "no-context chance", x: [0, steps], y: [chance, chance], dashed: true },
+    ],
+    yMax: 1,
+  });
+  const byPos = errorCurveSvg({
+    title: `Accuracy by in-context examples (${t.settings.evalPrompts} test prompts)`,
+    xLabel: "in-context examples",
+    yLabel: "accuracy",
+    series: runs.map((r) => ({
+      name: name(r),
+      color: color(r),
+      x: r.byPosition.mean.map((_, i) => i),
+      y: r.byPosition.mean,
     })),
-    {
-      name: "no-context chance",
-      x: [0, p.steps],
-      y: [chance.accuracy, chance.accuracy],
-      dashed: true,
-    },
-  ],
-  yMax: 1.0,
-});
-await writeAtomic(`${outDir}/learning_curves.svg`, curveSvg);
-const posSvg = errorCurveSvg({
-  title: `Accuracy by in-context examples (${p.evalPrompts} test prompts)`,
-  xLabel: "in-context examples",
-  yLabel: "accuracy",
-  series: rows.map((r) => ({
-    name: `${r.model} (seed ${r.seed})`,
-    x: r.perPosition.map((_, i) => i),
-    y: r.perPosition,
-  })),
-  yMax: 1.0,
-});
-await writeAtomic(`${outDir}/accuracy_by_position.svg`, posSvg);
+    yMax: 1,
+  });
+  return [curves, byPos];
+}
 
-const summary = {
-  experiment: "parity",
-  preset: flags.preset,
-  settings: p,
-  backend: backend.description,
-  chance: chance.accuracy,
-  models: agg,
-  control: controlAgg.length
-    ? { k: 1, chance: parityNoContextChance(p.nDims, 1).accuracy, models: controlAgg }
-    : null,
-  runs: [...rows, ...controlRows].map(({ curve, perPosition: _pp, ...r }) => ({ ...r, curve })),
-  verdict,
-};
-await writeAtomic(`${outDir}/summary.json`, JSON.stringify(summary, null, 2));
-console.log(`wrote ${outDir}/summary.json, learning_curves.svg, accuracy_by_position.svg`);
-if (flags.json) console.log(JSON.stringify(summary));
+if (import.meta.main) {
+  const NAME = "exp:parity";
+  const flags = parseCli(
+    NAME,
+    "train sequence models on in-context sparse parity and compare accuracy",
+    scriptFlags(["dims", "points", "k"], {
+      control: {
+        type: "boolean",
+        default: false,
+        help: "also train every model on the k=1 control (y = one hidden bit) and report it",
+      },
+      converge: {
+        type: "string",
+        default: "0.95",
+        help:
+          "accuracy at which a run counts as converged (the median step over seeds is reported)",
+      },
+    }),
+  );
+  const o = parseCommon(NAME, flags, ["sparse_parity"]);
+  const threshold = numFlag(NAME, "converge", flags.converge as string);
+  if (threshold > 1) fail(NAME, `--converge must be an accuracy in (0, 1], got ${threshold}`);
+  const specs = buildSpecs(NAME, () => [
+    paritySpec(o),
+    ...(flags.control ? [paritySpec(o, 1)] : []),
+  ]);
+  const { summary, outDir } = await runFamily("parity", specs, o);
+  const main = summary.tasks[0];
+  const chance = main.trivial.value;
+  const conv = convergence(main, threshold);
+  summary.verdict = parityVerdict(main, chance);
+  summary.chance = chance;
+  summary.convergence = conv;
+  const ctl = summary.tasks[1];
+  summary.control = ctl ? { k: 1, chance: ctl.trivial.value, models: ctl.equalSteps.models } : null;
+  const [curves, byPos] = parityFigures(main, chance, specs[0].steps);
+  await writeAtomic(`${outDir}/learning_curves.svg`, curves);
+  await writeAtomic(`${outDir}/accuracy_by_position.svg`, byPos);
+  console.log(
+    `\nconvergence: first evaluation at ≥ ${threshold} late accuracy (every ${
+      specs[0].evalEvery
+    } steps, ${specs[0].curvePrompts} prompts)`,
+  );
+  for (const c of conv) {
+    const per = c.steps.map((s, i) => `seed ${c.seeds[i]}: ${s ?? "never"}`).join(", ");
+    console.log(
+      `  ${c.model}: median ${
+        c.median ?? `not reached (≤ ${specs[0].steps})`
+      } over ${c.steps.length} seed(s), ` +
+        `${c.converged} converged (${per})`,
+    );
+  }
+  console.log(`wrote ${outDir}/learning_curves.svg, accuracy_by_position.svg`);
+  await finishFamily(outDir, summary as FamilySummary, o.json);
+}

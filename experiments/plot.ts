@@ -40,7 +40,7 @@ export interface ErrorCurveOptions {
 }
 
 /** Tableau 10, the matplotlib default cycle the papers' figures use. */
-const PALETTE = [
+export const PALETTE = [
   "#1f77b4",
   "#ff7f0e",
   "#2ca02c",
@@ -53,14 +53,14 @@ const PALETTE = [
   "#17becf",
 ];
 
-const FONT = `font-family="Helvetica, Arial, sans-serif"`;
+export const FONT = `font-family="Helvetica, Arial, sans-serif"`;
 
-function escapeXml(s: string): string {
+export function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** Compact tick label: integers plain, small/large numbers in exponent form. */
-function formatTick(v: number): string {
+export function formatTick(v: number): string {
   if (v === 0) return "0";
   const a = Math.abs(v);
   if (a >= 1e4 || a < 1e-3) return v.toExponential(0).replace("e+", "e");

@@ -1,43 +1,44 @@
 /**
- * exp:regression: the four regression rows of the MambaFormer paper's Fig. 1a (Table 1):
- * linear regression (d=20, N=41), sparse linear regression (d=20, N=101, k=3), 2-layer ReLU
- * network regression (d=20, N=101, hidden 100) and depth-4 decision trees (d=20, N=101), each
- * for Transformer, Mamba and MambaFormer with Garg's curricula, the classical baselines of
- * Garg's plots on the same prompts, and the ✓/▲/✗ marks of experiments/lib/marks.ts.
+ * exp:regression: the regression rows of Park et al.'s Fig. 1a and Figs. 2 and 8 — linear
+ * regression (d=20, N=41), sparse linear regression (d=20, N=101, k=3), 2-layer ReLU network
+ * regression (d=20, N=101, hidden 100), depth-4 decision trees (d=20, N=101) — and Grazzi et
+ * al.'s skewed-covariance linear regression (Cov(x) eigenvalues ∝ 1/(i+1)², a new rotation
+ * every batch) under Grazzi's protocol. Every architecture can run on every task, at a grid of
+ * sizes (--sizes), with checkpoints evaluated at fractions of training, Garg's curricula and
+ * baselines, the FLOPs-vs-error figure and the ✓/▲/✗ marks at matched FLOPs.
  *
- *   deno task exp:regression                      # quick preset, all four tasks
- *   deno task exp:regression --tasks decision_tree --backend cpu --steps 200
+ *   deno task exp:regression                      # quick preset, all five tasks
+ *   deno task exp:regression --tasks linear_regression --models transformer,mamba,s4mamba,s4 \
+ *     --sizes quick                               # Park's Fig. 2 (LR panel) at CPU size
  *   deno task exp:regression --preset paper --out runs/reg-paper [--resume]
  */
 import { BASELINES_FOR_TASK } from "../tasks/baselines.ts";
 import { type Curriculum, defaultCurriculum, fixedSchedule } from "../tasks/curriculum.ts";
 import { makeTask, type TaskOptions } from "../tasks/registry.ts";
 import { parseCli } from "./lib/cli.ts";
-import type { SuiteSpec } from "./lib/suite.ts";
+import { finishFamily, runFamily } from "./lib/family.ts";
+import { type CommonOptions, parseCommon, scriptFlags } from "./lib/flags.ts";
+import { FIG1A_MODELS, FIG1A_TITLES } from "./lib/marks.ts";
 import {
   buildSpecs,
-  COMMON_FLAGS,
-  type CommonOptions,
-  compressedCurriculum,
-  finalSpec,
-  finishFamily,
-  PAPER_TRAINING,
-  parseCommon,
-  type PresetTraining,
+  GRAZZI_MODELS,
+  makeSpec,
   QUICK_CURRICULUM_NOTE,
-  QUICK_TRAINING,
-  runFamily,
   type TaskPart,
-} from "./lib/suite_cli.ts";
-import { FIG1A_MODELS, FIG1A_TITLES } from "./lib/marks.ts";
+} from "./lib/presets.ts";
+import type { SuiteSpec } from "./lib/spec.ts";
 
-/** The tasks of this script. */
+/** The tasks of this script (the Fig. 1a ones first). */
 export const REGRESSION_KEYS = [
   "linear_regression",
   "sparse_linear_regression",
   "relu_2nn_regression",
   "decision_tree",
+  "skewed_linear_regression",
 ] as const;
+
+/** The Fig. 1a regression rows. */
+export const FIG1A_REGRESSION = REGRESSION_KEYS.slice(0, 4);
 
 interface Sizes {
   options: TaskOptions;
@@ -46,7 +47,7 @@ interface Sizes {
   normalizer: string;
 }
 
-/** The paper's Table 1 sizes. */
+/** The papers' sizes (Park's Table 1; Grazzi's skewed LR uses Garg's d=20, N=41). */
 const PAPER: Record<string, Sizes> = {
   linear_regression: { options: { nDims: 20, nPoints: 41 }, text: "d=20, N=41", normalizer: "d" },
   sparse_linear_regression: {
@@ -63,6 +64,11 @@ const PAPER: Record<string, Sizes> = {
     options: { nDims: 20, nPoints: 101, depth: 4 },
     text: "d=20, N=101, depth 4",
     normalizer: "1",
+  },
+  skewed_linear_regression: {
+    options: { nDims: 20, nPoints: 41, exp: 1 },
+    text: "d=20, N=41, eigenvalues ∝ 1/(i+1)²",
+    normalizer: "d",
   },
 };
 
@@ -87,45 +93,60 @@ const QUICK: Record<string, Sizes> = {
     text: "d=5, N=21, depth 2",
     normalizer: "1",
   },
+  skewed_linear_regression: {
+    options: { nDims: 5, nPoints: 11, exp: 1 },
+    text: "d=5, N=11, eigenvalues ∝ 1/(i+1)²",
+    normalizer: "d",
+  },
 };
 
-/** Departures of the quick sizes from the paper's, in words. */
-function sizeDepartures(key: string, q: Sizes): string[] {
-  return q.text === PAPER[key].text ? [] : [`task sizes ${q.text} (paper: ${PAPER[key].text})`];
-}
-
-/** The task part of one regression row for a preset. */
-export function regressionPart(key: string, preset: "quick" | "paper"): TaskPart {
-  const sizes = (preset === "paper" ? PAPER : QUICK)[key];
-  const task = makeTask(key, sizes.options);
+/** The task part of one regression task for a preset, with --dims/--points applied. */
+export function regressionPart(key: string, o: CommonOptions): TaskPart {
+  const paper = PAPER[key], preset = o.preset === "paper" ? paper : QUICK[key];
+  const options = { ...preset.options, nDims: o.dims ?? preset.options.nDims };
+  options.nPoints = o.points ?? preset.options.nPoints;
+  const task = makeTask(key, options);
+  const text = preset.text.replace(/d=\d+, N=\d+/, `d=${task.nDims}, N=${task.nPoints}`);
+  const departures = text === paper.text ? [] : [`task sizes ${text} (paper: ${paper.text})`];
+  const grazzi = key === "skewed_linear_regression";
+  if (grazzi) {
+    departures.push(
+      "scored on skewed test prompts (in distribution); Grazzi's eval.py scores its standard " +
+        "entry on isotropic x",
+    );
+  }
   let curriculum: Curriculum | undefined = defaultCurriculum(key);
-  const departures = preset === "paper" ? [] : sizeDepartures(key, sizes);
-  if (preset === "quick") {
-    // Garg's curriculum spans 30k steps; regressionSpecs squeezes it into the quick run.
+  curriculum.dims = { ...curriculum.dims, end: task.nDims };
+  if (curriculum.dims.start > task.nDims) curriculum.dims = fixedSchedule(task.nDims);
+  curriculum.points = {
+    ...curriculum.points,
+    start: Math.min(curriculum.points.start, task.nPoints),
+    end: task.nPoints,
+  };
+  if (o.preset === "quick") {
+    // Garg's curriculum spans 30k steps; makeSpec squeezes it into the quick run.
     curriculum = undefined;
     departures.push(QUICK_CURRICULUM_NOTE);
   }
-  if (curriculum) {
-    curriculum.dims = { ...curriculum.dims, end: task.nDims };
-    if (curriculum.dims.start > task.nDims) curriculum.dims = fixedSchedule(task.nDims);
-  }
   return {
     key,
-    title: FIG1A_TITLES[key],
+    title: FIG1A_TITLES[key] ?? "Skewed-covariance linear regression",
     task,
+    protocol: grazzi ? "grazzi" : undefined,
     curriculum,
-    models: [...FIG1A_MODELS],
+    quickCurriculum: "dims-and-points",
+    models: grazzi ? [...GRAZZI_MODELS] : [...FIG1A_MODELS],
+    // Park's Fig. 2 (Transformer, Mamba, S4-Mamba, S4) and Fig. 8 (the two hybrids).
+    paperModels: grazzi
+      ? undefined
+      : ["transformer", "mamba", "s4mamba", "s4", "mambaformer", "hybrid"],
     baselines: [...(BASELINES_FOR_TASK[key] ?? [])],
-    metricName: `squared error / ${sizes.normalizer}`,
-    description: `${sizes.text}${curriculum ? ", Garg's curriculum" : ""}`,
+    metricName: `squared error / ${preset.normalizer}`,
+    description: `${text}${curriculum ? ", Garg's curriculum" : ""}`,
     departures,
+    // The [MF] decision-tree config uses lr 4e-4.
+    ...(key === "decision_tree" ? { paperRecipe: { lr: 4e-4 } } : {}),
   };
-}
-
-/** Paper budget per task: the [MF] decision-tree config uses lr 4e-4. */
-export function regressionTraining(key: string, preset: "quick" | "paper"): PresetTraining {
-  if (preset === "quick") return QUICK_TRAINING;
-  return key === "decision_tree" ? { ...PAPER_TRAINING, lr: 4e-4 } : PAPER_TRAINING;
 }
 
 /** Specs of the selected regression tasks with the command-line overrides applied. */
@@ -133,25 +154,16 @@ export function regressionSpecs(
   o: CommonOptions,
   keys: readonly string[] = REGRESSION_KEYS,
 ): SuiteSpec[] {
-  return keys.map((key) => {
-    const part = regressionPart(key, o.preset);
-    const spec = finalSpec(
-      part,
-      regressionTraining(key, o.preset),
-      regressionTraining(key, "paper"),
-      o,
-    );
-    if (o.preset === "quick") spec.curriculum = compressedCurriculum(spec.task, spec.steps);
-    return spec;
-  });
+  return keys.map((key) => makeSpec(regressionPart(key, o), o));
 }
 
 if (import.meta.main) {
   const NAME = "exp:regression";
   const flags = parseCli(
     NAME,
-    `in-context regression (${REGRESSION_KEYS.join(", ")}) for Transformer, Mamba, MambaFormer`,
-    COMMON_FLAGS,
+    `in-context regression (${REGRESSION_KEYS.join(", ")}) for any architecture at a grid of ` +
+      "sizes, compared at matched training FLOPs",
+    scriptFlags(["dims", "points"]),
   );
   const o = parseCommon(NAME, flags, REGRESSION_KEYS);
   const specs = buildSpecs(NAME, () => regressionSpecs(o, o.tasks ?? REGRESSION_KEYS));

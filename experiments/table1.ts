@@ -2,8 +2,10 @@
  * exp:table1: the MambaFormer paper's Fig. 1a table, regenerated. Trains Transformer, Mamba and
  * MambaFormer on the nine in-context tasks of the paper's Table 1 (linear, sparse linear, 2NN
  * and decision-tree regression, orthogonal- and many-outlier regression, sparse parity,
- * Chain-of-Thought I/O, vector MQAR), evaluates every model, the classical baselines and the
- * trivial predictor on the same test prompts, assigns ✓ / ▲ / ✗ by the criteria documented in
+ * Chain-of-Thought I/O, vector MQAR) with each task's own spec builder (the same specs as
+ * exp:regression, exp:outliers, exp:parity, exp:cot, exp:mqar), evaluates every model, the
+ * classical baselines and the trivial predictor on the same test prompts, assigns ✓ / ▲ / ✗ at
+ * matched training FLOPs and at equal steps by the criteria documented in
  * experiments/lib/marks.ts, and writes `report.md` (our marks next to the paper's, the numbers
  * behind every mark, links to the figures) and `summary.json`.
  *
@@ -11,77 +13,40 @@
  *   deno task exp:table1 --tasks sparse_parity,mqar --backend cpu --steps 100
  *   deno task exp:table1 --preset paper --out runs/table1-paper [--resume]
  */
-import { parityNoContextChance, SparseParity } from "../tasks/parity.ts";
 import { COT_KEYS, cotSpecs } from "./cot.ts";
 import { parseCli } from "./lib/cli.ts";
+import { type FamilySummary, finishFamily, runFamily } from "./lib/family.ts";
+import { type CommonOptions, parseCommon, scriptFlags } from "./lib/flags.ts";
 import { writeAtomic } from "./lib/files.ts";
-import {
-  FIG1A_MODELS,
-  FIG1A_TASKS,
-  FIG1A_TITLES,
-  LEARN_FRACTION,
-  PAR_MARGIN,
-} from "./lib/marks.ts";
+import { FIG1A_MODELS, FIG1A_TASKS, LEARN_FRACTION, PAR_MARGIN } from "./lib/marks.ts";
+import { buildSpecs } from "./lib/presets.ts";
 import { fmtTime } from "./lib/progress.ts";
-import { fmtV, type SuiteSpec, type SuiteSummary, suiteTable } from "./lib/suite.ts";
-import {
-  buildSpecs,
-  COMMON_FLAGS,
-  type CommonOptions,
-  type FamilySummary,
-  finalSpec,
-  finishFamily,
-  PAPER_TRAINING,
-  parseCommon,
-  type PresetTraining,
-  QUICK_TRAINING,
-  runFamily,
-  type TaskPart,
-} from "./lib/suite_cli.ts";
-import { MQAR_PAPER_TRAINING, MQAR_QUICK_TRAINING, mqarSpecs } from "./mqar.ts";
+import type { SuiteSpec } from "./lib/spec.ts";
+import type { SuiteSummary } from "./lib/suite.ts";
+import { comparisonTable, fmtV, sweepTable } from "./lib/tables.ts";
+import { MQAR_PAPER_RECIPE, MQAR_QUICK_RECIPE, mqarSpecs } from "./mqar.ts";
 import { OUTLIER_KEYS, outlierSpecs } from "./outliers.ts";
-import { REGRESSION_KEYS, regressionSpecs } from "./regression.ts";
-
-/** Sparse parity through the suite: BCE training, late-position accuracy, no-context chance. */
-export function paritySpec(o: CommonOptions): SuiteSpec {
-  const paper = o.preset === "paper";
-  const [d, k, n] = paper ? [10, 2, 140] : [4, 2, 24];
-  const chance = parityNoContextChance(d, k).accuracy;
-  const part: TaskPart = {
-    key: "sparse_parity",
-    title: FIG1A_TITLES.sparse_parity,
-    task: new SparseParity({ nDims: d, k, nPoints: n }),
-    models: [...FIG1A_MODELS],
-    baselines: [],
-    metricName: "accuracy",
-    trivial: { name: "no-context chance", value: chance },
-    description: `d=${d}, k=${k}, N=${n}, one subset per prompt, BCE loss`,
-    departures: paper ? [] : [`task sizes d=${d}, k=${k}, N=${n} (paper: d=10, k=2, N=140)`],
-  };
-  // The [MF] parity config: lr 4e-4.
-  const budget: PresetTraining = paper
-    ? { ...PAPER_TRAINING, lr: 4e-4 }
-    : { ...QUICK_TRAINING, steps: 1500 }; // a 32-wide Mamba solves d=4 parity after ~900 steps
-  return finalSpec(part, budget, { ...PAPER_TRAINING, lr: 4e-4 }, o);
-}
+import { paritySpec } from "./parity.ts";
+import { FIG1A_REGRESSION, regressionSpecs } from "./regression.ts";
 
 /** The MQAR row: one setting (quick: width 32, 4 queries; paper: d_model 64, 16 queries). */
 function mqarRow(o: CommonOptions): SuiteSpec {
   const paper = o.preset === "paper";
-  const b = paper ? MQAR_PAPER_TRAINING : MQAR_QUICK_TRAINING;
-  const [spec] = mqarSpecs(
-    o,
-    { widths: [o.width ?? b.size.width], queries: [paper ? 16 : 4], lrs: [o.lr ?? b.lr] },
-    [...FIG1A_MODELS],
-  );
+  const sizes = (paper ? MQAR_PAPER_RECIPE : MQAR_QUICK_RECIPE).sizes!.slice(0, 1);
+  const [spec] = mqarSpecs(o, { queries: [paper ? 16 : 4], lrs: [o.lr], sizes });
   return spec;
 }
 
 /** Every spec of the table, in the paper's row order, restricted to `keys`. */
-export function table1Specs(o: CommonOptions, keys: readonly string[] = FIG1A_TASKS): SuiteSpec[] {
+export function table1Specs(
+  options: CommonOptions,
+  keys: readonly string[] = FIG1A_TASKS,
+): SuiteSpec[] {
   const has = (k: string) => keys.includes(k);
+  // Fig. 1a has three columns; --models can add any other architecture.
+  const o = { ...options, models: options.models ?? [...FIG1A_MODELS] };
   const specs: SuiteSpec[] = [
-    ...regressionSpecs(o, REGRESSION_KEYS.filter(has)),
+    ...regressionSpecs(o, FIG1A_REGRESSION.filter(has)),
     ...outlierSpecs(o, OUTLIER_KEYS.filter(has)),
     ...(has("sparse_parity") ? [paritySpec(o)] : []),
     ...(COT_KEYS.some(has) ? cotSpecs(o) : []),
@@ -95,12 +60,19 @@ export function reportMarkdown(s: FamilySummary, command: string): string {
   const out: string[] = [
     "# Fig. 1a of *Can Mamba Learn How to Learn?* (Park et al. 2024), regenerated",
     "",
-    `Command: \`${command}\` — preset **${s.preset}**, backend ${s.backend}, seed ${s.seed}, ` +
+    `Command: \`${command}\` — preset **${s.preset}**, backend ${s.backend}, seeds ${s.seeds}, ` +
     `total wall time **${fmtTime(s.wallSeconds)}**.`,
     "",
     "Each cell: our mark (the paper's mark).",
     "",
+    "At matched training FLOPs (the paper's comparison; how the row of each architecture is",
+    "picked is in `experiments/lib/marks.ts`):",
+    "",
     s.marksTable,
+    "",
+    "At equal steps, every architecture at the same (largest) size after all steps:",
+    "",
+    s.equalStepsTable,
     "",
     `**Verdict:** ${s.verdict}.`,
     "",
@@ -119,9 +91,11 @@ export function reportMarkdown(s: FamilySummary, command: string): string {
     "interval overlaps the best's;",
     "- **▲** otherwise (learns, with a gap).",
     "",
-    "The paper compares at equal training FLOPs (best size per budget); here each architecture",
-    "has one size (equal depth in the paper's layer convention) and the same number of steps;",
-    "the training FLOPs are listed per run.",
+    "Each architecture's sweep (sizes × checkpoints, averaged over seeds) gives points",
+    "(training FLOPs, value). The matched budget is the largest one every architecture reached",
+    "(the minimum over architectures of their most expensive point); each architecture is",
+    "marked at its best point within that budget. The equal-steps view is the comparison at one",
+    "size (equal depth in the paper's layer convention) and the same number of steps.",
     "",
   ];
   for (const t of s.tasks as SuiteSummary[]) {
@@ -129,7 +103,22 @@ export function reportMarkdown(s: FamilySummary, command: string): string {
     if (t.departures.length) {
       out.push("Departures from the paper:", "", ...t.departures.map((d) => `- ${d}`), "");
     }
-    out.push(suiteTable(t), "");
+    out.push(
+      `Sweep (value @ training FLOPs at each evaluated checkpoint):`,
+      "",
+      sweepTable(t.points, t.runs),
+      "",
+    );
+    out.push(
+      `At matched FLOPs (budget ${t.budget.toExponential(2)}):`,
+      "",
+      comparisonTable(t.metric, t.models, [...t.baselines, t.trivial]),
+      "",
+      `At equal steps (${t.equalSteps.size}):`,
+      "",
+      comparisonTable(t.metric, t.equalSteps.models),
+      "",
+    );
     for (const r of t.models) {
       out.push(`- ${r.model}: ${r.mark} — ${r.reason}${r.error ? ` (stopped: ${r.error})` : ""}`);
       for (const [k, e] of Object.entries(r.extra ?? {})) {
@@ -139,7 +128,9 @@ export function reportMarkdown(s: FamilySummary, command: string): string {
     out.push(
       "",
       `Figures: [error vs in-context examples](${t.dir}/${t.figures[0]}), ` +
-        `[learning curves](${t.dir}/${t.figures[1]}).`,
+        `[learning curves](${t.dir}/${t.figures[1]}), [error vs training FLOPs](${t.dir}/${
+          t.figures[2]
+        }).`,
       "",
     );
   }
@@ -152,7 +143,7 @@ if (import.meta.main) {
     NAME,
     "regenerate the MambaFormer paper's Fig. 1a table (9 ICL tasks × Transformer, Mamba, " +
       "MambaFormer) with ✓/▲/✗ marks, report.md and summary.json",
-    COMMON_FLAGS,
+    scriptFlags([]),
   );
   const o = parseCommon(NAME, flags, FIG1A_TASKS);
   const specs = buildSpecs(NAME, () => table1Specs(o, o.tasks ?? FIG1A_TASKS));

@@ -16,6 +16,10 @@ export type Arch = typeof ARCHS[number];
  * - "s4mamba": [MF] S4-Mamba blocks;
  * - "mambaformer": Mamba, then (attention, Mamba) pairs, no positions (nLayer 4 → M,A,M,A,M);
  * - "hybrid": [MF] Standard Hybrid, (attention, Mamba) pairs + learned positions (N(0, 1)).
+ *
+ * Park's two ablations are options of these: `mambaFirst` (a Transformer whose first block is
+ * a Mamba block, Fig. 5) and `hybridMiddle` (a Mamba stack with one Standard Hybrid pair in the
+ * middle, A.3.8). `layerPlan` lists the blocks; the models and the FLOPs count both read it.
  */
 export interface ModelConfig {
   arch: Arch;
@@ -47,6 +51,13 @@ export interface ModelConfig {
   dropout?: number;
   /** s4 only: [GZ] post-norm layout x = LN(x + dropout(S4D(x))), no final norm. */
   postNorm?: boolean;
+  /** Transformer only: one pre-LN Mamba block before the GPT-2 blocks (Park Fig. 5). */
+  mambaFirst?: boolean;
+  /**
+   * Mamba only: blocks nLayer/2 − 1 and nLayer/2 become a Standard Hybrid pair (attention,
+   * Mamba) without positions, as Park's A.3.8 puts one into an 8-block Mamba.
+   */
+  hybridMiddle?: boolean;
 }
 
 /** A validated config with every default filled in. */
@@ -71,6 +82,8 @@ const KNOWN = new Set([
   "dtRank",
   "dropout",
   "postNorm",
+  "mambaFirst",
+  "hybridMiddle",
 ]);
 
 function bad(field: string, msg: string): never {
@@ -117,7 +130,17 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
   const nLayer = posInt(c, "nLayer", true)!;
   const tokenDim = posInt(c, "tokenDim", true)!;
   const outDim = posInt(c, "outDim", true)!;
-  const hasAttn = arch === "transformer" || arch === "mambaformer" || arch === "hybrid";
+  const mambaFirst = bool(c, "mambaFirst");
+  if (mambaFirst !== undefined && arch !== "transformer") {
+    bad("mambaFirst", `applies to arch "transformer" only`);
+  }
+  const hybridMiddle = bool(c, "hybridMiddle");
+  if (hybridMiddle !== undefined && arch !== "mamba") {
+    bad("hybridMiddle", `applies to arch "mamba" only`);
+  }
+  if (hybridMiddle && nLayer < 2) bad("nLayer", `must be ≥ 2 with hybridMiddle, got ${nLayer}`);
+  const hasAttn = arch === "transformer" || arch === "mambaformer" || arch === "hybrid" ||
+    hybridMiddle === true;
   let nHead = posInt(c, "nHead", arch === "transformer") ?? null;
   if (hasAttn) {
     nHead ??= 8;
@@ -135,7 +158,7 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
   if (norm !== "layer" && norm !== "rms") {
     bad("norm", `must be "layer" or "rms", got ${JSON.stringify(c.norm)}`);
   }
-  if (c.norm !== undefined && arch === "transformer") {
+  if (c.norm !== undefined && arch === "transformer" && !mambaFirst) {
     bad("norm", `does not apply to GPT-2 (always LayerNorm)`);
   }
 
@@ -146,9 +169,12 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
   if (isS4 && dState % 2 !== 0) {
     bad("dState", `must be even for S4D (N/2 complex modes), got ${dState}`);
   }
-  if (arch === "transformer" && c.dState !== undefined) bad("dState", `does not apply to GPT-2`);
+  if (arch === "transformer" && !mambaFirst && c.dState !== undefined) {
+    bad("dState", `does not apply to GPT-2`);
+  }
 
-  const hasMamba = arch === "mamba" || arch === "mambaformer" || arch === "hybrid";
+  const hasMamba = arch === "mamba" || arch === "mambaformer" || arch === "hybrid" ||
+    mambaFirst === true;
   for (const f of ["dtRank"]) {
     if (c[f] !== undefined && !hasMamba) bad(f, `applies to Mamba blocks only`);
   }
@@ -185,5 +211,33 @@ export function resolveConfig(raw: unknown): ResolvedConfig {
     dtRank,
     dropout,
     postNorm: postNorm ?? false,
+    mambaFirst: mambaFirst ?? false,
+    hybridMiddle: hybridMiddle ?? false,
   };
+}
+
+/** One residual block of a model: GPT-2 (attention + MLP), or one mixer. */
+export type BlockKind = "gpt2" | "attn" | "mamba" | "s4" | "s4mamba";
+
+/** The blocks of a model in order (MambaFormer: M, A, M, A, M for nLayer 4). */
+export function layerPlan(c: ResolvedConfig): BlockKind[] {
+  const n = c.nLayer;
+  const pairs = (): BlockKind[] =>
+    Array.from({ length: n }, (_, i) => (i % 2 === 0 ? "attn" : "mamba"));
+  switch (c.arch) {
+    case "transformer":
+      return [...(c.mambaFirst ? ["mamba" as const] : []), ...Array(n).fill("gpt2")];
+    case "mamba": {
+      const plan: BlockKind[] = Array(n).fill("mamba");
+      if (c.hybridMiddle) plan[Math.floor((n - 1) / 2)] = "attn";
+      return plan;
+    }
+    case "s4":
+    case "s4mamba":
+      return Array(n).fill(c.arch);
+    case "mambaformer":
+      return ["mamba", ...pairs()];
+    case "hybrid":
+      return pairs();
+  }
 }

@@ -14,7 +14,7 @@
  *   O(T·E), small next to the matmuls);
  * - training ≈ 3 × forward (the backward costs about twice the forward).
  */
-import { type ModelConfig, resolveConfig, type ResolvedConfig } from "./config.ts";
+import { layerPlan, type ModelConfig, resolveConfig, type ResolvedConfig } from "./config.ts";
 
 export interface FlopsBreakdown {
   /** Dense projections (read-in/out, qkv, MLP, Mamba projections, pointwise convs). */
@@ -67,41 +67,30 @@ export function forwardFlops(config: ModelConfig, seqLen: number): FlopsBreakdow
   const T = seqLen, E = c.dModel;
   const f = zero();
   addInto(f, { matmul: lin(T, c.tokenDim, E) + lin(T, E, c.outDim) });
-  const mamba = () => addInto(f, mambaLayer(T, c));
-  const attn = () => addInto(f, attentionLayer(T, E));
-  switch (c.arch) {
-    case "transformer":
-      for (let i = 0; i < c.nLayer; i++) {
-        attn();
+  const Di = c.expand * E;
+  for (const kind of layerPlan(c)) {
+    switch (kind) {
+      case "gpt2":
+        addInto(f, attentionLayer(T, E));
         addInto(f, { matmul: lin(T, E, 4 * E) + lin(T, 4 * E, E) });
-      }
-      break;
-    case "mamba":
-      for (let i = 0; i < c.nLayer; i++) mamba();
-      break;
-    case "s4":
-      for (let i = 0; i < c.nLayer; i++) {
+        break;
+      case "attn":
+        addInto(f, attentionLayer(T, E));
+        break;
+      case "mamba":
+        addInto(f, mambaLayer(T, c));
+        break;
+      case "s4":
         addInto(f, { scan: s4dConv(T, E, c.dState), matmul: lin(T, E, 2 * E) });
-      }
-      break;
-    case "s4mamba": {
-      const Di = c.expand * E;
-      for (let i = 0; i < c.nLayer; i++) {
+        break;
+      case "s4mamba":
         addInto(f, {
           matmul: lin(T, E, 2 * Di) + lin(T, Di, E),
           conv: 2 * T * Di * c.dConv,
           scan: s4dConv(T, Di, c.dState),
         });
-      }
-      break;
+        break;
     }
-    case "mambaformer":
-      mamba();
-      for (let i = 0; i < c.nLayer; i++) (i % 2 === 0 ? attn : mamba)();
-      break;
-    case "hybrid":
-      for (let i = 0; i < c.nLayer; i++) (i % 2 === 0 ? attn : mamba)();
-      break;
   }
   f.total = f.matmul + f.attention + f.scan + f.conv;
   return f;

@@ -1,5 +1,5 @@
 /**
- * iclab/nn: modules, the six ICL architectures, Adam and schedules, safetensors checkpoints and
+ * iclab/nn: modules, the six ICL architectures (and Park's two ablations), Adam and schedules, safetensors checkpoints and
  * FLOP estimates.
  *
  * ```ts
@@ -40,6 +40,8 @@ export {
 export {
   type Arch,
   ARCHS,
+  type BlockKind,
+  layerPlan,
   type ModelConfig,
   resolveConfig,
   type ResolvedConfig,

@@ -9,7 +9,13 @@ import { add } from "../core/ops/elementwise.ts";
 import { Rng } from "../core/rng.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { CausalSelfAttention } from "./attention.ts";
-import { type ModelConfig, resolveConfig, type ResolvedConfig } from "./config.ts";
+import {
+  type BlockKind,
+  layerPlan,
+  type ModelConfig,
+  resolveConfig,
+  type ResolvedConfig,
+} from "./config.ts";
 import { Init } from "./init.ts";
 import {
   dropout,
@@ -109,15 +115,31 @@ export class GPT2Block extends Module {
   }
 }
 
-/** HF GPT2Model without the token table: wpe (optional), blocks `h`, final `ln_f`. */
+/**
+ * HF GPT2Model without the token table: wpe (optional), blocks `h`, final `ln_f`. With
+ * `mambaFirst`, a mamba-ssm Block (LayerNorm, Mamba mixer) named `mamba_in` runs before `h`.
+ */
 export class GPT2Backbone extends Module {
   readonly wpe: PositionalEmbedding | null;
+  readonly mamba_in: PreNormBlock | null;
   readonly h: ModuleList<GPT2Block>;
   readonly ln_f: LayerNorm;
   constructor(init: Init, c: ResolvedConfig) {
     super();
     this.wpe = c.posEmb
       ? this.module("wpe", new PositionalEmbedding(init.fork("wpe"), c.maxLen!, c.dModel, 0.02))
+      : null;
+    // Its out_proj is rescaled like GPT-2's c_proj, by the 2·nLayer residual branches after it.
+    this.mamba_in = c.mambaFirst
+      ? this.module(
+        "mamba_in",
+        new PreNormBlock(
+          init.fork("mamba_in"),
+          c.dModel,
+          c.norm,
+          (i) => mambaMixer(i, c, 2 * c.nLayer),
+        ),
+      )
       : null;
     const blocks = Array.from(
       { length: c.nLayer },
@@ -128,12 +150,27 @@ export class GPT2Backbone extends Module {
   }
   forward(h: Tensor, hidden?: Tensor[]): Tensor {
     if (this.wpe) h = add(h, this.wpe.forward(h.shape[1]));
+    if (this.mamba_in) {
+      h = this.mamba_in.forward(h);
+      hidden?.push(h);
+    }
     for (const b of this.h.items) {
       h = b.forward(h);
       hidden?.push(h);
     }
     return this.ln_f.forward(h);
   }
+}
+
+/** A Mamba mixer of config `c` whose out_proj is rescaled by 1/√nLayer. */
+function mambaMixer(init: Init, c: ResolvedConfig, nLayer: number): MambaMixer {
+  return new MambaMixer(init, c.dModel, {
+    dState: c.dState,
+    dConv: c.dConv,
+    expand: c.expand,
+    dtRank: c.dtRank,
+    nLayer,
+  });
 }
 
 /** What `makeModel` accepts besides the config. */
@@ -210,7 +247,10 @@ export abstract class ICLModel extends Module {
   }
 }
 
-/** GPT-2 as in Garg et al.: learned positions (unless posEmb = false), pre-LN, final LN. */
+/**
+ * GPT-2 as in Garg et al.: learned positions (unless posEmb = false), pre-LN, final LN; with
+ * mambaFirst, Park's ablation (a Mamba block first; use it with posEmb = false as the paper).
+ */
 export class Transformer extends ICLModel {
   readonly _backbone: GPT2Backbone;
   constructor(config: ModelConfig, opts?: ModelOptions) {
@@ -226,40 +266,22 @@ export class Transformer extends ICLModel {
   }
 }
 
-/** Builds the MixerModel block list of one of the Mamba-family architectures. */
+/** Builds the MixerModel block list of one of the Mamba-family architectures (`layerPlan`). */
 function mixerBackbone(init: Init, c: ResolvedConfig, drop: RngRef): MixerBackbone {
   const E = c.dModel;
-  const mamba = (i: Init): Mixer =>
-    new MambaMixer(i, E, {
-      dState: c.dState,
-      dConv: c.dConv,
-      expand: c.expand,
-      dtRank: c.dtRank,
-      nLayer: c.nLayer,
-    });
-  // mamba-ssm's _init_weights zeroes every Linear bias inside the backbone (attention included).
-  const attn = (i: Init): Mixer => new CausalSelfAttention(i, E, c.nHead!, { zeroBias: true });
-  const kinds: ("mamba" | "attn" | "s4" | "s4mamba")[] = [];
-  if (c.arch === "mamba") kinds.push(...Array(c.nLayer).fill("mamba"));
-  if (c.arch === "s4") kinds.push(...Array(c.nLayer).fill("s4"));
-  if (c.arch === "s4mamba") kinds.push(...Array(c.nLayer).fill("s4mamba"));
-  if (c.arch === "mambaformer") kinds.push("mamba");
-  if (c.arch === "mambaformer" || c.arch === "hybrid") {
-    for (let i = 0; i < c.nLayer; i++) kinds.push(i % 2 === 0 ? "attn" : "mamba");
-  }
-  const make = (k: string): (i: Init) => Mixer =>
-    k === "mamba"
-      ? mamba
-      : k === "attn"
-      ? attn
-      : k === "s4"
-      ? (i) => new S4Wrapper(i, E, c.dState, c.dropout, drop)
-      : (i) => new S4MambaMixer(i, E, { ...c, dropout: c.dropout }, drop);
-  const blocks = kinds.map((k, i) => {
+  const make: Record<Exclude<BlockKind, "gpt2">, (i: Init) => Mixer> = {
+    mamba: (i) => mambaMixer(i, c, c.nLayer),
+    // mamba-ssm's _init_weights zeroes every Linear bias inside the backbone (attention included).
+    attn: (i) => new CausalSelfAttention(i, E, c.nHead!, { zeroBias: true }),
+    s4: (i) => new S4Wrapper(i, E, c.dState, c.dropout, drop),
+    s4mamba: (i) => new S4MambaMixer(i, E, { ...c, dropout: c.dropout }, drop),
+  };
+  const blocks = layerPlan(c).map((k, i) => {
+    if (k === "gpt2") throw new Error(`${c.arch}: a GPT-2 block in a MixerModel`);
     const bi = init.fork(`layers.${i}`);
     return c.arch === "s4" && c.postNorm
-      ? new PostNormBlock(bi, E, make(k), c.dropout, drop)
-      : new PreNormBlock(bi, E, c.norm, make(k));
+      ? new PostNormBlock(bi, E, make[k], c.dropout, drop)
+      : new PreNormBlock(bi, E, c.norm, make[k]);
   });
   const finalNorm = c.arch === "s4" && c.postNorm ? null : makeNorm(init.fork("norm_f"), c.norm, E);
   return new MixerBackbone(blocks, finalNorm);
@@ -280,7 +302,10 @@ abstract class MixerICLModel extends ICLModel {
   }
 }
 
-/** Stacked pre-norm Mamba blocks + final norm ([MF] LayerNorm; norm "rms" = [GZ]). */
+/**
+ * Stacked pre-norm Mamba blocks + final norm ([MF] LayerNorm; norm "rms" = [GZ]); with
+ * hybridMiddle, one Standard Hybrid pair in the middle (Park A.3.8).
+ */
 export class Mamba extends MixerICLModel {
   constructor(config: ModelConfig, opts?: ModelOptions) {
     super({ ...config, arch: "mamba" }, opts);

@@ -16,6 +16,7 @@ import {
   forwardFlops,
   type ICLModel,
   Init,
+  layerPlan,
   makeModel,
   MambaMixer,
   type ModelConfig,
@@ -105,6 +106,26 @@ const COUNTS: [string, ModelConfig, number][] = [
     nLayer: 24,
     postNorm: true,
   }, 10_491_331],
+  // Park's ablations, from the counts above: GPT-2 128/2/8 without its 202 × 128 positions
+  // (425,473 − 25,856) plus one Mamba block (116,480) and its LayerNorm (256) ...
+  ["GPT-2 128/2/8, no PE, Mamba first", {
+    ...base,
+    arch: "transformer",
+    dModel: 128,
+    nLayer: 2,
+    nHead: 8,
+    posEmb: false,
+    mambaFirst: true,
+  }, 516_353],
+  // ... and Mamba 128×8 (470,017 + 4 × 116,736) with one mixer swapped for attention (66,048).
+  ["Mamba 128×8 with a Standard Hybrid pair", {
+    ...base,
+    arch: "mamba",
+    dModel: 128,
+    nLayer: 8,
+    nHead: 8,
+    hybridMiddle: true,
+  }, 886_529],
 ];
 
 Deno.test("nn: parameter counts match the spec", () => {
@@ -127,11 +148,37 @@ export const TINY: [string, ModelConfig][] = [
   ["s4mamba", { ...tiny, arch: "s4mamba", dState: 4 }],
   ["mambaformer", { ...tiny, arch: "mambaformer", nHead: 2, dState: 4 }],
   ["hybrid", { ...tiny, arch: "hybrid", nHead: 2, dState: 4, maxLen: 16 }],
+  [
+    "transformer-mamba-first",
+    { ...tiny, arch: "transformer", nHead: 2, posEmb: false, mambaFirst: true, dState: 4 },
+  ],
+  ["mamba-hybrid-middle", { ...tiny, arch: "mamba", nHead: 2, dState: 4, hybridMiddle: true }],
 ];
 
 function tokens(B: number, T: number, seed: number, dim = T_DIM): Float32Array {
   return new Rng(seed).fillNormal(new Float32Array(B * T * dim));
 }
+
+Deno.test("nn: the layer plan of every architecture and ablation", () => {
+  const plan = (c: Partial<ModelConfig>) =>
+    layerPlan(resolveConfig({ ...base, dModel: 16, nHead: 2, nLayer: 4, ...c })).join(",");
+  assert.equal(plan({ arch: "mambaformer" }), "mamba,attn,mamba,attn,mamba");
+  assert.equal(plan({ arch: "hybrid", maxLen: 8 }), "attn,mamba,attn,mamba");
+  assert.equal(
+    plan({ arch: "transformer", posEmb: false, mambaFirst: true }),
+    "mamba,gpt2,gpt2,gpt2,gpt2",
+  );
+  assert.equal(
+    plan({ arch: "mamba", nLayer: 8, hybridMiddle: true }),
+    "mamba,mamba,mamba,attn,mamba,mamba,mamba,mamba",
+  );
+  assert.equal(plan({ arch: "mamba", nLayer: 2, hybridMiddle: true }), "attn,mamba");
+  assert.throws(
+    () => resolveConfig({ ...base, arch: "mamba", dModel: 16, nLayer: 2, mambaFirst: true }),
+    /mambaFirst/,
+  );
+  assert.throws(() => plan({ arch: "mamba", nLayer: 1, hybridMiddle: true }), /nLayer/);
+});
 
 Deno.test("nn: state_dict names follow the reference", () => {
   const names = (c: ModelConfig) => makeModel(c).namedParameters().map(([n]) => n);

@@ -30,13 +30,56 @@ export function batchLoss(
   task: Task,
   backend: Backend,
 ): Tensor {
+  return batchLosses(model, batch, task, backend, false).loss;
+}
+
+/**
+ * The training loss and, with `withLast`, the same loss at the last prediction position alone
+ * (Grazzi's best-checkpoint criterion; not differentiated, only read).
+ */
+export function batchLosses(
+  model: SequenceModel,
+  batch: IclBatch,
+  task: Task,
+  backend: Backend,
+  withLast: boolean,
+): { loss: Tensor; last?: Tensor } {
   const pred = predictionsAt(model, batch, backend);
   const target = fromArray(batch.targets, pred.shape, backend);
+  const P = batch.predPos.length;
+  const mask = batch.targetMask
+    ? fromArray(batch.targetMask, [batch.batch, P, 1], backend)
+    : undefined;
+  const loss = lossOf(pred, target, task, mask, batch.targetMask ?? undefined, batch.outDim);
+  if (!withLast) return { loss };
+  const lastMask = batch.targetMask
+    ? batch.targetMask.filter((_, i) => i % P === P - 1)
+    : undefined;
+  const last = noGrad(() =>
+    lossOf(
+      op.slice(pred, 1, P - 1, P),
+      op.slice(target, 1, P - 1, P),
+      task,
+      mask ? op.slice(mask, 1, P - 1, P) : undefined,
+      lastMask,
+      batch.outDim,
+    )
+  );
+  return { loss, last };
+}
+
+function lossOf(
+  pred: Tensor,
+  target: Tensor,
+  task: Task,
+  mask: Tensor | undefined,
+  hostMask: Float32Array | undefined,
+  outDim: number,
+): Tensor {
   if (task.loss === "bce") return op.bceWithLogits(pred, target);
-  if (!batch.targetMask) return op.mseLoss(pred, target);
-  const mask = fromArray(batch.targetMask, [batch.batch, batch.predPos.length, 1], backend);
+  if (!mask || !hostMask) return op.mseLoss(pred, target);
   const se = op.mul(op.square(op.sub(pred, target)), mask);
-  const count = batch.targetMask.reduce((s, v) => s + v, 0) * batch.outDim;
+  const count = hostMask.reduce((s, v) => s + v, 0) * outDim;
   return op.mul(op.sum(se), 1 / Math.max(count, 1));
 }
 

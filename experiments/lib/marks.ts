@@ -33,10 +33,27 @@
  *   1e-6 vs 1e-5 are both "solved", as the paper marks them.
  * - ▲ (learns, with a gap): everything else.
  *
- * The paper compares models at equal training FLOPs (best size per FLOP budget); iclab's suites
- * train one size per architecture for the same number of steps and report each run's training
- * FLOPs next to its mark, so a reader can see how far the budgets differ.
+ * Which number of an architecture is marked: the one at matched training FLOPs, as the paper
+ * compares ("the best performing model given the same amount of FLOPs", Figs. 2, 4, 8). A sweep
+ * gives each architecture points (training FLOPs, value): every size at every evaluated
+ * checkpoint (20%, 60%, 100% of the steps by default, as the paper's 100k/300k/500k), averaged
+ * over seeds. Then (`matchedFlops`):
+ *
+ * - the matched budget F* is the largest budget every architecture reached: the minimum over
+ *   architectures of their most expensive finite point's FLOPs;
+ * - each architecture is represented by its best point with at most F* FLOPs (its frontier at
+ *   F*, frontier.ts): a smaller model or an earlier checkpoint when that is what the budget
+ *   buys. If even its cheapest point costs more than F* (the grids do not overlap), its
+ *   cheapest point stands in and the row says by how much it overshoots;
+ * - the rules above are applied to these rows.
+ *
+ * The comparison iclab made before, every architecture at the same size after the same number
+ * of steps, is kept as the "equal steps" view (the largest size of the grid, final checkpoint).
+ * With one size the two views differ only in the checkpoint: an architecture that costs more
+ * per step is marked at the checkpoint that fits the cheapest architecture's full budget.
  */
+
+import { bestWithin, frontier } from "./frontier.ts";
 
 /** A Fig. 1a mark. */
 export type Mark = "✓" | "▲" | "✗";
@@ -128,6 +145,44 @@ export function assignMarks(rows: MarkInput[], scale: MarkScale): MarkResult[] {
       `learns (e ${fmt(e)}) but trails the best (${fmt(best.e)}) by ${fmt(e - best.e)}`,
     );
   });
+}
+
+/** An architecture's point at the matched budget. */
+export interface MatchedPick<P> {
+  model: string;
+  point: P;
+  /** point.flops / budget when the cheapest point exceeds the budget, else 1. */
+  overshoot: number;
+}
+
+/**
+ * The matched-FLOPs comparison of the file doc: the budget F* and one point per architecture
+ * (in the order the architectures first appear in `points`).
+ */
+export function matchedFlops<P extends { model: string; flops: number; value: number }>(
+  points: P[],
+  higherIsBetter: boolean,
+): { budget: number; picks: MatchedPick<P>[] } {
+  const models = [...new Set(points.map((p) => p.model))];
+  const fronts = new Map(models.map((m) => {
+    const own = points.filter((p) => p.model === m);
+    return [m, { own, front: frontier(own, higherIsBetter) }];
+  }));
+  const tops = [...fronts.values()].filter((f) => f.front.length)
+    .map((f) => Math.max(...f.own.filter((p) => Number.isFinite(p.value)).map((p) => p.flops)));
+  const budget = tops.length ? Math.min(...tops) : NaN;
+  const picks = models.map((model) => {
+    const { own, front } = fronts.get(model)!;
+    if (!front.length) {
+      // Nothing finite (every seed diverged): show its last checkpoint, which marks as ✗.
+      const last = own.reduce((a, b) => (b.flops > a.flops ? b : a));
+      return { model, point: last, overshoot: 1 };
+    }
+    const within = bestWithin(front, budget);
+    if (within) return { model, point: within, overshoot: 1 };
+    return { model, point: front[0], overshoot: front[0].flops / budget };
+  });
+  return { budget, picks };
 }
 
 function fmt(v: number): string {

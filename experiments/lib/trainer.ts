@@ -1,8 +1,9 @@
 /**
  * The training loop: fresh batches from a task (with an optional curriculum), Adam with a
  * schedule and on-device gradient clipping, the loss read from the device only every
- * `logEvery` steps, periodic evaluation, JSONL metrics, atomic checkpoints, resume, and a clear
- * stop on a non-finite loss that leaves the last good checkpoint intact.
+ * `logEvery` steps, periodic evaluation, evaluations at chosen checkpoint steps, JSONL metrics,
+ * atomic checkpoints, resume, Grazzi's best checkpoint by a moving average of the last-point
+ * loss, and a clear stop on a non-finite loss that leaves the last good checkpoint intact.
  */
 import { backward, zeroGrad } from "../../core/autograd.ts";
 import type { Backend } from "../../core/backend.ts";
@@ -11,17 +12,75 @@ import { Rng } from "../../core/rng.ts";
 import { type Tensor, tidy } from "../../core/tensor.ts";
 import { type Curriculum, curriculumAt } from "../../tasks/curriculum.ts";
 import type { IclBatch, Task } from "../../tasks/task.ts";
-import { Adam, clipGradNorm, type Schedule as LrSchedule } from "../../nn/optim.ts";
+import {
+  Adam,
+  AdamW,
+  clipGradNorm,
+  constantSchedule,
+  cosineSchedule,
+  type Schedule as LrSchedule,
+} from "../../nn/optim.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../nn/checkpoint.ts";
 import type { Module } from "../../nn/module.ts";
 import { appendLine } from "./files.ts";
-import { batchLoss, type SequenceModel } from "./icl.ts";
+import { batchLosses, type SequenceModel } from "./icl.ts";
 import { Progress } from "./progress.ts";
+
+/** Learning-rate schedules a suite offers (`--schedule`). */
+export const SCHEDULES = ["constant", "cosine", "linear"] as const;
+export type ScheduleKind = typeof SCHEDULES[number];
+
+/**
+ * The schedule of a run: an optional linear warm-up lr·(t+1)/warmup, then constant (Park, Garg),
+ * cosine annealing to 0 at the last step (Grazzi: CosineAnnealingLR with T_max = the steps), or
+ * linear decay to 0. (Grazzi's code also has an option it calls "linear" that is a StepLR,
+ * ×0.9 every 100 steps; none of its configs uses it, and it is not this.)
+ */
+export function makeSchedule(
+  kind: ScheduleKind,
+  lr: number,
+  steps: number,
+  warmup = 0,
+): LrSchedule {
+  if (!(warmup >= 0 && warmup < steps)) {
+    throw new Error(`makeSchedule: warmup (${warmup}) must be in [0, steps = ${steps})`);
+  }
+  if (kind === "cosine") return cosineSchedule({ lr, totalSteps: steps, warmupSteps: warmup });
+  if (kind === "constant" && warmup === 0) return constantSchedule(lr);
+  return (t) => {
+    if (t < warmup) return (lr * (t + 1)) / warmup;
+    return kind === "constant" ? lr : lr * (1 - (t - warmup) / (steps - warmup));
+  };
+}
+
+/**
+ * Grazzi's best checkpoint: an exponential moving average of the training loss at the last
+ * prediction position, from step `from` on (Grazzi: once the points curriculum is at its end),
+ * compared every `every` steps; the weights are saved to `path` when it improves.
+ */
+export interface BestEmaOptions {
+  /** Average over roughly this many steps: weight 2/(span + 1) on each new value. */
+  span: number;
+  from: number;
+  every: number;
+  path: string;
+}
+
+/** The moving-average state (stored in checkpoints so a resumed run continues it). */
+export interface EmaState {
+  ema: number | null;
+  best: number | null;
+  bestStep: number | null;
+}
 
 export interface TrainOptions {
   steps: number;
   batch: number;
   lr: number;
+  /** Adam (the papers', default) or AdamW (decoupled weight decay). */
+  optimizer?: "adam" | "adamw";
+  /** Adam: L2 penalty (default 0); AdamW: decoupled decay (default 0.01). */
+  weightDecay?: number;
   schedule: LrSchedule;
   /** Global gradient-norm clip (MambaFormer repo: 10), or 0 for none. */
   clip: number;
@@ -42,6 +101,11 @@ export interface TrainOptions {
   config?: Record<string, unknown>;
   /** Replaces the default batch loss (e.g. CoT-I/O's two teacher-forced heads). */
   loss?: (batch: IclBatch) => Tensor;
+  /** Steps after which `onCheckpoint` runs (the evaluated checkpoints of a FLOPs sweep). */
+  checkpointAt?: number[];
+  onCheckpoint?: (step: number) => Promise<void>;
+  /** Track the best checkpoint by the moving average of the last-point loss. */
+  bestEma?: BestEmaOptions;
 }
 
 export interface TrainResult {
@@ -50,6 +114,8 @@ export interface TrainResult {
   /** [step, mean loss over the last logEvery steps] */
   losses: [number, number][];
   evals: { step: number; [k: string]: number }[];
+  /** The best checkpoint by the moving average (with `bestEma`), if one was saved. */
+  best?: { step: number; ema: number };
 }
 
 export class NonFiniteLossError extends Error {}
@@ -61,14 +127,17 @@ export async function train(
   o: TrainOptions,
 ): Promise<TrainResult> {
   const params = model.parameters();
-  const opt = new Adam(model.namedParameters(), { lr: o.lr });
+  const Opt = o.optimizer === "adamw" ? AdamW : Adam;
+  const opt = new Opt(model.namedParameters(), { lr: o.lr, weightDecay: o.weightDecay });
   let dataRng = new Rng(o.seed).fork("data");
   let start = 0;
+  let ema: EmaState = { ema: null, best: null, bestStep: null };
   const ckptPath = o.runDir ? `${o.runDir}/checkpoint.safetensors` : undefined;
   if (o.resume && ckptPath && (await exists(ckptPath))) {
     const meta = await loadCheckpoint(ckptPath, { model, optimizer: opt });
     start = meta.step ?? 0;
     if (meta.rng?.data) dataRng = Rng.fromState(meta.rng.data);
+    if (meta.metadata.ema) ema = JSON.parse(meta.metadata.ema) as EmaState;
     if (!o.quiet) console.error(`${o.label ?? "train"}: resumed from ${ckptPath} at step ${start}`);
   }
   const metricsPath = o.runDir ? `${o.runDir}/metrics.jsonl` : undefined;
@@ -76,15 +145,22 @@ export async function train(
   const progress = o.quiet ? null : new Progress(o.label ?? "train", o.steps);
   const t0 = performance.now();
   let pending: Tensor[] = [];
+  let pendingLast: { step: number; t: Tensor }[] = [];
   let lastLoss = NaN;
+  const alpha = o.bestEma ? 2 / (o.bestEma.span + 1) : 0;
 
   const readLosses = async (step: number) => {
     if (!pending.length) return;
-    const all = tidy(() => stack(pending));
-    const vals = await all.floats();
+    const all = tidy(() => stack([...pending, ...pendingLast.map((p) => p.t)]));
+    const both = await all.floats();
     all.dispose();
+    const vals = both.subarray(0, pending.length);
+    const lasts = both.subarray(pending.length);
     pending.forEach((t) => t.dispose());
+    pendingLast.forEach((p) => p.t.dispose());
+    const lastSteps = pendingLast.map((p) => p.step);
     pending = [];
+    pendingLast = [];
     const bad = vals.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {
       throw new NonFiniteLossError(
@@ -96,6 +172,10 @@ export async function train(
     }
     lastLoss = vals.reduce((s, v) => s + v, 0) / vals.length;
     result.losses.push([step, lastLoss]);
+    lasts.forEach((v, i) => {
+      if (lastSteps[i] < (o.bestEma?.from ?? 0)) return;
+      ema.ema = ema.ema === null ? v : (1 - alpha) * ema.ema + alpha * v;
+    });
     if (metricsPath) {
       await appendLine(metricsPath, {
         step,
@@ -108,16 +188,21 @@ export async function train(
   for (let step = start; step < o.steps; step++) {
     const cur = o.curriculum ? curriculumAt(o.curriculum, step) : undefined;
     const batch: IclBatch = task.sample(dataRng, o.batch, cur);
-    const loss = tidy(() => {
-      const l = o.loss ? o.loss(batch) : batchLoss(model, batch, task, backend);
-      backward(l);
+    const tracked = o.bestEma !== undefined && step >= o.bestEma.from;
+    const { loss, last } = tidy(() => {
+      const ls = o.loss
+        ? { loss: o.loss(batch), last: undefined }
+        : batchLosses(model, batch, task, backend, tracked);
+      backward(ls.loss);
       const scale = o.clip > 0 ? clipGradNorm(params, o.clip) : null;
       opt.lr = o.schedule(step);
       opt.step(scale);
       zeroGrad(params);
-      return l;
+      // Without a task loss at one position (custom heads), the whole loss stands in.
+      return { loss: ls.loss, last: tracked ? (ls.last ?? ls.loss) : undefined };
     });
     pending.push(loss);
+    if (last) pendingLast.push({ step, t: last });
     backend.flush();
     const done = step + 1;
     if (done % o.logEvery === 0 || done === o.steps) {
@@ -131,6 +216,18 @@ export async function train(
         await appendLine(metricsPath, { ...ev, seconds: (performance.now() - t0) / 1000 });
       }
     }
+    if (o.onCheckpoint && o.checkpointAt?.includes(done)) {
+      await readLosses(done); // a checkpoint whose loss went non-finite is not evaluated
+      await o.onCheckpoint(done);
+    }
+    const be = o.bestEma;
+    if (be && done >= be.from && (done % be.every === 0 || done === o.steps)) {
+      await readLosses(done);
+      if (ema.ema !== null && (ema.best === null || ema.ema < ema.best)) {
+        ema = { ...ema, best: ema.ema, bestStep: done };
+        await saveCheckpoint(be.path, { model, step: done, config: o.config });
+      }
+    }
     if (ckptPath && o.checkpointEvery && (done % o.checkpointEvery === 0 || done === o.steps)) {
       await readLosses(done); // never checkpoint weights that came from a non-finite loss
       await saveCheckpoint(ckptPath, {
@@ -139,6 +236,7 @@ export async function train(
         step: done,
         rng: { data: dataRng.state() },
         config: o.config,
+        metadata: { ema: JSON.stringify(ema) },
       });
     }
     result.steps = done;
@@ -146,6 +244,9 @@ export async function train(
   await readLosses(result.steps);
   progress?.done();
   result.seconds = (performance.now() - t0) / 1000;
+  if (ema.bestStep !== null && ema.best !== null) {
+    result.best = { step: ema.bestStep, ema: ema.best };
+  }
   opt.dispose();
   return result;
 }
