@@ -106,7 +106,11 @@ export async function runFamily(
   const tasks: SuiteSummary[] = [];
   for (const spec of specs) {
     tasks.push(
-      await runSuite(spec, backend, { dir: `${outDir}/${spec.dir ?? spec.key}`, resume: o.resume }),
+      await runSuite(spec, backend, {
+        dir: `${outDir}/${spec.dir ?? spec.key}`,
+        resume: o.resume,
+        check: !o.noCheck,
+      }),
     );
   }
   const fig = marksOf(tasks, (t) => t.models);

@@ -75,6 +75,11 @@ export const COMMON_FLAGS: Record<string, FlagSpec> = {
   },
   "no-baselines": { type: "boolean", default: false, help: "skip the classical baselines" },
   backend: { type: "string", default: "auto", help: "auto (WebGPU, else CPU), webgpu, or cpu" },
+  "no-check": {
+    type: "boolean",
+    default: false,
+    help: "skip the first-step check of each model on WebGPU against the CPU backend",
+  },
   out: { type: "string", help: "run folder (default runs/<experiment>-<timestamp>)" },
   resume: {
     type: "boolean",
@@ -128,6 +133,8 @@ export interface CommonOptions {
   heavyPrompts?: number;
   noBaselines: boolean;
   backend: "auto" | "webgpu" | "cpu";
+  /** Skip the first-step check against the CPU backend (experiments/lib/backend_check.ts). */
+  noCheck: boolean;
   out?: string;
   resume: boolean;
   json: boolean;
@@ -230,6 +237,7 @@ export function parseCommon(
       s("backend") ?? "auto",
       ["auto", "webgpu", "cpu"] as const,
     ),
+    noCheck: f["no-check"] === true,
     out: s("out"),
     resume: f.resume === true,
     json: f.json === true,

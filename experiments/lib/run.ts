@@ -7,10 +7,12 @@
  * evaluated checkpoints.
  */
 import type { Backend } from "../../core/backend.ts";
-import { type ICLModel, loadCheckpoint, makeModel } from "../../nn/mod.ts";
+import { cpuBackend } from "../../core/device_select.ts";
+import { type ICLModel, loadCheckpoint, makeModel, type ModelConfig } from "../../nn/mod.ts";
 import type { Curriculum } from "../../tasks/curriculum.ts";
 import type { IclBatch } from "../../tasks/task.ts";
 import type { ArchName, ModelSize } from "./archs.ts";
+import { checkAgainstCpu, reportCheck } from "./backend_check.ts";
 import { appendLine, writeAtomic } from "./files.ts";
 import { fmtTime } from "./progress.ts";
 import { sizeLabel } from "./sizes.ts";
@@ -70,6 +72,8 @@ export interface RunContext {
   backend: Backend;
   dir: string;
   resume: boolean;
+  /** Check each model configuration's first step on WebGPU against the CPU backend. */
+  check: boolean;
   finalSet: IclBatch[];
   curveSet: IclBatch[];
   evaluate: (model: ICLModel, batches: IclBatch[], seed: number) => Promise<ModelEval>;
@@ -106,6 +110,35 @@ async function evalMode<T>(model: ICLModel, fn: () => Promise<T>): Promise<T> {
     return await fn();
   } finally {
     model.train();
+  }
+}
+
+/** Model configurations already checked against the CPU in this process. */
+const checked = new Set<string>();
+
+/**
+ * The first-step check (backend_check.ts) of each model configuration on WebGPU, in eval mode:
+ * no dropout draws, so the run trains exactly as it would unchecked. A disagreement throws.
+ */
+async function checkOnce(ctx: RunContext, model: ICLModel, cfg: ModelConfig, seed: number) {
+  const key = JSON.stringify(cfg);
+  if (ctx.backend.name !== "webgpu" || checked.has(key)) return;
+  checked.add(key);
+  const twin = makeModel(cfg, { seed, backend: cpuBackend() });
+  const { spec, backend } = ctx;
+  try {
+    const r = await evalMode(model, () =>
+      evalMode(twin, () =>
+        checkAgainstCpu(
+          model,
+          twin,
+          spec.task,
+          backend,
+          spec.head ? (m, b, be) => spec.head!.loss(m as ICLModel, b, be) : undefined,
+        )));
+    console.log(`  ${reportCheck(cfg.arch, r, backend.description)}`);
+  } finally {
+    twin.dispose();
   }
 }
 
@@ -149,6 +182,7 @@ export async function trainRun(
     ),
   );
   const model = makeModel(cfg, { seed, backend });
+  if (ctx.check) await checkOnce(ctx, model, cfg, seed);
   const flopsAt = (step: number) => trainFlops(cfg, spec.task, spec.curriculum, spec.batch, step);
   // A resumed run appends again what it re-evaluates after its last checkpoint: the last wins.
   const points: RunPoint[] = ctx.resume

@@ -48,7 +48,7 @@ export interface SuiteSummary {
 export async function runSuite(
   spec: SuiteSpec,
   backend: Backend,
-  opts: { dir: string; resume: boolean },
+  opts: { dir: string; resume: boolean; check?: boolean },
 ): Promise<SuiteSummary> {
   const { dir } = opts;
   const task = spec.task;
@@ -73,7 +73,15 @@ export async function runSuite(
 
   const runs: RunRow[] = [];
   for (const seed of spec.seeds) {
-    const ctx = { spec, backend, dir, resume: opts.resume, ...promptsOf(seed), evaluate };
+    const ctx = {
+      spec,
+      backend,
+      dir,
+      resume: opts.resume,
+      check: opts.check ?? false,
+      ...promptsOf(seed),
+      evaluate,
+    };
     for (const m of spec.models) {
       for (const size of sizesOf(spec, m)) runs.push(await trainRun(ctx, m, size, seed));
     }
