@@ -4,7 +4,7 @@
  */
 import type { DeviceBuffer, DType } from "./backend.ts";
 import type { Backend } from "./backend.ts";
-import { Tensor } from "./tensor.ts";
+import { Tensor, tidy } from "./tensor.ts";
 
 let gradEnabled = true;
 
@@ -69,11 +69,22 @@ export function attachGrad(
   return out;
 }
 
+export interface BackwardOptions {
+  /**
+   * Also dispose each intermediate tensor of the graph (every non-leaf tensor but the root) as
+   * soon as its own backward has run: all its consumers' backwards ran before it, so nothing
+   * needs its value any more. Cuts a training step's peak memory to the activations not yet
+   * consumed. Only for callers that keep no intermediate (the trainer: the loss alone).
+   */
+  release?: boolean;
+}
+
 /**
  * Backpropagate from `root` (a scalar unless `grad` is given). Leaf tensors that require grad
- * accumulate into `.grad`, which they own (kept out of scopes) until `zeroGrad`.
+ * accumulate into `.grad`, which they own (kept out of scopes) until `zeroGrad`. Intermediate
+ * gradients are freed as soon as they are consumed.
  */
-export function backward(root: Tensor, grad?: Tensor): void {
+export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}): void {
   if (!root.requiresGrad) {
     throw new Error(`backward: ${root.describe()} does not require grad (no parameter reaches it)`);
   }
@@ -104,17 +115,37 @@ export function backward(root: Tensor, grad?: Tensor): void {
     }
   }
   const grads = new Map<number, Tensor>();
-  grads.set(root.id, grad ?? onesLike(root));
+  // How many entries of `grads` hold each gradient tensor (a backward may pass dy through).
+  const held = new Map<Tensor, number>();
+  const hold = (t: Tensor) => held.set(t, (held.get(t) ?? 0) + 1);
+  const drop = (t: Tensor) => {
+    const n = (held.get(t) ?? 1) - 1;
+    if (n > 0) held.set(t, n);
+    else {
+      held.delete(t);
+      if (t !== grad) t.dispose(); // (the caller's own output gradient stays theirs)
+    }
+  };
+  const rootGrad = grad ?? onesLike(root);
+  grads.set(root.id, rootGrad);
+  hold(rootGrad);
   noGrad(() => {
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
       const g = grads.get(t.id);
-      if (!g) continue;
-      if (!t.gradFn) {
-        accumulateLeaf(t, g);
+      if (!g) {
+        if (opts.release && t.gradFn && t !== root) t.dispose();
         continue;
       }
-      const gs = t.gradFn.backward(g);
+      grads.delete(t.id);
+      if (!t.gradFn) {
+        accumulateLeaf(t, g);
+        drop(g);
+        continue;
+      }
+      const firstNew = Tensor.nextId;
+      // Its own scope: what the rule makes on the way (views, transposes) dies with it.
+      const gs = tidy(() => t.gradFn!.backward(g));
       t.gradFn.inputs.forEach((inp, k) => {
         const gi = gs[k];
         if (!gi || !inp.requiresGrad) return;
@@ -126,8 +157,15 @@ export function backward(root: Tensor, grad?: Tensor): void {
           );
         }
         const prev = grads.get(inp.id);
-        grads.set(inp.id, prev ? addRaw(prev, gi) : gi);
+        const next = prev ? addRaw(prev, gi) : gi;
+        grads.set(inp.id, next);
+        hold(next);
+        if (prev) drop(prev);
       });
+      drop(g);
+      // Tensors this backward made that no entry holds (unused results, summed operands).
+      for (const gi of gs) if (gi && gi.id >= firstNew && !held.has(gi)) gi.dispose();
+      if (opts.release && t !== root) t.dispose();
     }
   });
 }

@@ -33,6 +33,10 @@ const scopes: Set<Tensor>[] = [];
 
 export class Tensor {
   readonly id = nextId++;
+  /** The id the next tensor will get (ids only grow: tensors made after a point are ≥ it). */
+  static get nextId(): number {
+    return nextId;
+  }
   readonly shape: readonly number[];
   readonly dtype: DType;
   readonly backend: Backend;

@@ -1,9 +1,12 @@
 /**
  * The WebGPU runtime: one command encoder per step, a buffer pool, packed uniforms, and cached
  * pipelines and bind groups. Kernels call `dispatch`; nothing reaches the GPU until `flush`
- * (which `read` calls). Released buffers return to the pool only after the flush that ends the
- * encoder using them, because `queue.writeBuffer` into a recycled buffer would otherwise run
- * before the pending commands that still read its old contents.
+ * (which `read` calls). A buffer released while commands are being recorded is reused at once
+ * by later kernels of the same encoder (commands run in order, so a later kernel's writes land
+ * after the earlier reads), which keeps a step's peak memory near what is live at once. Only a
+ * `queue.writeBuffer` into such a buffer would run too early (before the pending commands that
+ * still read its old contents): those writes go through a staging buffer and a copy recorded in
+ * the encoder.
  */
 import type { GpuContext } from "./device.ts";
 import { type Kernel, type KernelLayout, parseLayout } from "./kernel.ts";
@@ -76,11 +79,18 @@ export class Runtime {
   /** Per-adapter kernel choices (profile.ts); `withProfile` gives a runtime with others. */
   readonly profile: AdapterProfile;
   private nextId = 1;
+  /** Buffers no recorded command references: any use, writes from the host included. */
   private free = new Map<number, GpuBuffer[]>();
-  private retired: GpuBuffer[] = [];
+  /** Released while the current encoder records: reusable by its later commands only. */
+  private reusable = new Map<number, GpuBuffer[]>();
+  /** Taken from `reusable` in this encoder: host writes into them are staged (see `write`). */
+  private reused = new Set<GPUBuffer>();
   private freeTextures = new Map<number, GpuTexture[]>();
   bytesAllocated = 0;
   bytesInUse = 0;
+  /** Highest bytesAllocated / bytesInUse since `resetPeaks` (benchmarks' peak memory). */
+  peakAllocated = 0;
+  peakInUse = 0;
   private pipelines = new Map<string, Pipeline>();
   private partIds = new Map<string, number>();
   /** Error-scope results (of submitted encoders, of pipeline creation), checked at the next sync. */
@@ -111,15 +121,24 @@ export class Runtime {
 
   alloc(bytes: number): GpuBuffer {
     const cls = sizeClass(bytes);
-    const list = this.free.get(cls);
-    let buf = list?.pop();
+    let buf = this.reusable.get(cls)?.pop();
+    if (buf) this.reused.add(buf.buffer);
+    else buf = this.free.get(cls)?.pop();
     if (!buf) {
       const buffer = this.device.createBuffer({ size: cls, usage: USAGE });
       buf = { bytes: cls, buffer, offset: 0, id: this.nextId++ };
       this.bytesAllocated += cls;
+      this.peakAllocated = Math.max(this.peakAllocated, this.bytesAllocated);
     }
     this.bytesInUse += cls;
+    this.peakInUse = Math.max(this.peakInUse, this.bytesInUse);
     return buf;
+  }
+
+  /** Start measuring peaks from the current usage. */
+  resetPeaks(): void {
+    this.peakAllocated = this.bytesAllocated;
+    this.peakInUse = this.bytesInUse;
   }
 
   /**
@@ -154,7 +173,10 @@ export class Runtime {
       return;
     }
     this.bytesInUse -= buf.bytes;
-    this.retired.push(buf);
+    const pool = this.encoder ? this.reusable : this.free;
+    let list = pool.get(buf.bytes);
+    if (!list) pool.set(buf.bytes, list = []);
+    list.push(buf);
   }
 
   /**
@@ -227,7 +249,20 @@ export class Runtime {
     this.partIds.clear();
   }
 
+  /**
+   * Host data into a buffer, ordered with the recorded commands: directly (queue.writeBuffer runs
+   * before this encoder's commands, right for a buffer none of them uses), or, for a buffer
+   * reused within this encoder, through a staging buffer and a recorded copy.
+   */
   write(buf: GpuBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    if (this.reused.has(buf.buffer)) {
+      const bytes = Math.ceil(data.byteLength / 4) * 4;
+      const tmp = this.allocFree(bytes);
+      this.write(tmp, data);
+      this.copyBuffer(tmp, 0, buf, byteOffset, bytes);
+      this.release(tmp);
+      return;
+    }
     this.device.queue.writeBuffer(
       buf.buffer,
       buf.offset + byteOffset,
@@ -235,6 +270,16 @@ export class Runtime {
       data.byteOffset,
       data.byteLength,
     );
+  }
+
+  /** A buffer no recorded command uses (never one from `reusable`). */
+  private allocFree(bytes: number): GpuBuffer {
+    const cls = sizeClass(bytes);
+    const keep = this.reusable.get(cls);
+    this.reusable.delete(cls);
+    const buf = this.alloc(bytes);
+    if (keep) this.reusable.set(cls, keep);
+    return buf;
   }
 
   /**
@@ -448,12 +493,13 @@ export class Runtime {
       this.uniformOffset = 0;
       this.pendingErrors.push(this.scopeResult(""), this.scopeResult(""));
     }
-    for (const b of this.retired) {
-      let list = this.free.get(b.bytes);
-      if (!list) this.free.set(b.bytes, list = []);
-      list.push(b);
+    for (const [cls, bufs] of this.reusable) {
+      let list = this.free.get(cls);
+      if (!list) this.free.set(cls, list = []);
+      list.push(...bufs);
     }
-    this.retired = [];
+    this.reusable.clear();
+    this.reused.clear();
   }
 
   /** Copy `bytes` from a buffer to the host; the only place that waits for the GPU. */

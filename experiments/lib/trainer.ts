@@ -193,7 +193,8 @@ export async function train(
       const ls = o.loss
         ? { loss: o.loss(batch), last: undefined }
         : batchLosses(model, batch, task, backend, tracked);
-      backward(ls.loss);
+      // The step keeps only the losses: intermediates are freed as the backward consumes them.
+      backward(ls.loss, undefined, { release: true });
       const scale = o.clip > 0 ? clipGradNorm(params, o.clip) : null;
       opt.lr = o.schedule(step);
       opt.step(scale);
