@@ -275,6 +275,19 @@ export interface Backend {
     args: AttentionArgs,
   ): { dq: DeviceBuffer; dk: DeviceBuffer; dv: DeviceBuffer };
   /**
+   * The same attention on q, k, v as they come out of one qkv projection, [B, T, 3, H, dh]
+   * (heads not split out), giving o as the output projection takes it, [B, T, H, dh].
+   */
+  attentionPacked(qkv: DeviceBuffer, args: AttentionArgs): { o: DeviceBuffer; lse: DeviceBuffer };
+  /** Backward of attentionPacked: dqkv [B, T, 3, H, dh]. */
+  attentionPackedGrad(
+    qkv: DeviceBuffer,
+    o: DeviceBuffer,
+    lse: DeviceBuffer,
+    dO: DeviceBuffer,
+    args: AttentionArgs,
+  ): DeviceBuffer;
+  /**
    * In place: every item's p, m, v updated from its g (times gradScale[0] when given, e.g.
    * clipping). On WebGPU items whose p, m and v are parts of packed allocations (`allocParts`)
    * share dispatches, four parameters to one.

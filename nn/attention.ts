@@ -1,6 +1,6 @@
 /** Causal multi-head self-attention with a fused qkv projection (GPT-2 / nanoGPT layout). */
-import { causalAttention } from "../core/ops/fused.ts";
-import { permute, reshape, slice } from "../core/ops/shape_ops.ts";
+import { causalAttentionPacked } from "../core/ops/fused.ts";
+import { reshape } from "../core/ops/shape_ops.ts";
 import type { Tensor } from "../core/tensor.ts";
 import type { Init } from "./init.ts";
 import { Linear, type LinearInit } from "./layers.ts";
@@ -39,12 +39,9 @@ export class CausalSelfAttention extends Module {
   forward(x: Tensor): Tensor {
     const [B, T] = x.shape;
     const H = this.heads, dh = this.headDim;
+    // The kernels read the heads out of qkv and write o token-major: no split or merge copies.
     const qkv = reshape(this.c_attn.forward(x), [B, T, 3, H, dh]);
-    // One copy to [3, B, H, T, dh]; each of q, k, v is then a contiguous block.
-    const heads = permute(qkv, [2, 0, 3, 1, 4]);
-    const part = (i: number) => reshape(slice(heads, 0, i, i + 1), [B, H, T, dh]);
-    const o = causalAttention(part(0), part(1), part(2));
-    const merged = reshape(permute(o, [0, 2, 1, 3]), [B, T, this.dim]);
-    return this.c_proj.forward(merged);
+    const o = causalAttentionPacked(qkv);
+    return this.c_proj.forward(reshape(o, [B, T, this.dim]));
   }
 }

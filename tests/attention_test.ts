@@ -6,7 +6,14 @@
  */
 import assert from "node:assert/strict";
 import type { AttentionArgs } from "../core/backend.ts";
-import { attentionCpu, attentionGradCpu } from "../core/cpu/attention.ts";
+import {
+  attentionCpu,
+  attentionGradCpu,
+  headsToTokens,
+  packQkv,
+  tokensToHeads,
+  unpackQkv,
+} from "../core/cpu/attention.ts";
 import { Rng } from "../core/rng.ts";
 import {
   attentionGpu,
@@ -15,7 +22,7 @@ import {
 } from "../core/webgpu/kernels/attention.ts";
 import { type AttentionTiling, GPU_PROFILE, SOFTWARE_PROFILE } from "../core/webgpu/profile.ts";
 import type { GpuBuffer, Runtime } from "../core/webgpu/runtime.ts";
-import { limited, other, otherBrief, rt } from "./gpu_runtimes.ts";
+import { gpuTests, limited, other, otherBrief, rt } from "./gpu_runtimes.ts";
 
 function rand(n: number, seed: number, amp = 1): Float32Array {
   return new Rng(seed).fillUniform(new Float32Array(n), -amp, amp);
@@ -194,4 +201,29 @@ Deno.test({
     const run = otherBrief ? cases.filter((a) => a.headDim === 6) : cases;
     for (const [i, a] of run.entries()) await checkGpu(t, a, 100 + 10 * i);
   },
+});
+
+/**
+ * The packed layout (q, k, v read straight out of qkv [B, T, 3, H, dh], o and dO [B, T, H, dh],
+ * dqkv written packed) on every runtime, against the CPU on split heads: the same kernels with
+ * other strides, so the same tolerance.
+ */
+gpuTests("attention webgpu packed: qkv layout matches the CPU reference", async (r) => {
+  for (const [i, a] of [args(2, 3, 37, 8), args(1, 2, 17, 6)].entries()) {
+    const n = a.batch * a.heads * a.length * a.headDim;
+    const qkv = rand(3 * n, 200 + i), dOt = rand(n, 210 + i);
+    const [q, k, v] = unpackQkv(qkv, a);
+    const cpu = attentionCpu(q, k, v, a);
+    const cg = attentionGradCpu(q, k, v, cpu.o, cpu.lse, tokensToHeads(dOt, a), a);
+    const qg = upload(r, qkv), dOg = upload(r, dOt);
+    const fwd = attentionGpu(r, qg, qg, qg, a, "packed");
+    const dqkv = attentionGradGpu(r, qg, qg, qg, fwd.o, fwd.lse, dOg, a, "packed").dq;
+    const tag = `packed ${r.profile.family} ${JSON.stringify(a)}`;
+    const tol = [2e-5, 1e-4] as const;
+    assertClose(await read(r, fwd.o, n), headsToTokens(cpu.o, a), ...tol, `o ${tag}`);
+    assertClose(await read(r, fwd.lse, n / a.headDim), cpu.lse, ...tol, `lse ${tag}`);
+    const want = packQkv([cg.dq, cg.dk, cg.dv], a);
+    assertClose(await read(r, dqkv, 3 * n), want, ...tol, `dqkv ${tag}`);
+    for (const b of [qg, dOg, fwd.o, fwd.lse, dqkv]) r.release(b);
+  }
 });

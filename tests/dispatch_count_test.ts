@@ -59,8 +59,9 @@ Deno.test({
   ignore: !rt,
   fn: async () => {
     const two = await countStep(2);
-    // 323 before multi-tensor Adam and clipping (31 and 136 of them), 161 after.
-    assert.ok(two.total <= 161, `quick Transformer step: ${two.total} dispatches`);
+    // 323 before multi-tensor Adam and clipping (31 and 136 of them), 161 after, 143 with the
+    // heads read straight out of qkv.
+    assert.ok(two.total <= 143, `quick Transformer step: ${two.total} dispatches`);
     // Clipping: ⌈P/7⌉ + 1 dispatches; Adam: ⌈P/4⌉ (packed parameters, four per dispatch).
     const bound = (p: number) => Math.ceil(p / 7) + 1 + Math.ceil(p / 4);
     assert.ok(two.optimizer <= bound(two.params), `optimizer: ${two.optimizer}`);

@@ -175,6 +175,32 @@ Deno.test("grad: causalAttention", () => {
   ]);
 });
 
+Deno.test("grad: causalAttentionPacked, and it equals split heads → causalAttention → merge", async () => {
+  const sh = [2, 5, 3, 2, 3]; // B, T, 3, H, dh
+  gradCheck("causalAttentionPacked", (qkv) => op.causalAttentionPacked(qkv), [
+    S(sh, randData(180, 44)),
+  ]);
+  const be = cpuBackend();
+  const run = (packed: boolean) => {
+    const qkv = fromArray(randData(180, 45), sh, be);
+    qkv.requiresGrad = true;
+    let y: Tensor;
+    if (packed) y = op.causalAttentionPacked(qkv);
+    else {
+      const heads = op.permute(qkv, [2, 0, 3, 1, 4]);
+      const part = (i: number) => op.reshape(op.slice(heads, 0, i, i + 1), [2, 2, 5, 3]);
+      y = op.permute(op.causalAttention(part(0), part(1), part(2)), [0, 2, 1, 3]);
+    }
+    backward(op.sum(op.mul(y, fromArray(randData(60, 46), [2, 5, 2, 3], be))));
+    return [y, qkv.grad!];
+  };
+  const [p, s] = [run(true), run(false)];
+  for (let i = 0; i < 2; i++) {
+    const a = await p[i].data(), b = await s[i].data();
+    a.forEach((v, j) => assert.ok(Math.abs(v - b[j]) < 1e-6, `output ${i}[${j}]: ${v} vs ${b[j]}`));
+  }
+});
+
 Deno.test("causalAttention equals its unfused composition (values and gradients)", async () => {
   const be = cpuBackend();
   const sh = [2, 3, 7, 4];

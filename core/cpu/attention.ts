@@ -110,3 +110,62 @@ export function attentionGradCpu(
   }
   return { dq, dk, dv };
 }
+
+/** [B, T, H, dh] (token-major, as projections read and write) → [B, H, T, dh]. */
+export function tokensToHeads(x: Float32Array, a: AttentionArgs): Float32Array {
+  return permuteRows(x, a, false);
+}
+
+/** [B, H, T, dh] → [B, T, H, dh]. */
+export function headsToTokens(x: Float32Array, a: AttentionArgs): Float32Array {
+  return permuteRows(x, a, true);
+}
+
+/** q, k, v [B, H, T, dh] each from qkv [B, T, 3, H, dh]. */
+export function unpackQkv(qkv: Float32Array, a: AttentionArgs): Float32Array[] {
+  const { batch: B, heads: H, length: T, headDim: dh } = a;
+  return [0, 1, 2].map((w) => {
+    const out = new Float32Array(B * H * T * dh);
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        for (let h = 0; h < H; h++) {
+          const src = (((b * T + t) * 3 + w) * H + h) * dh, dst = ((b * H + h) * T + t) * dh;
+          out.set(qkv.subarray(src, src + dh), dst);
+        }
+      }
+    }
+    return out;
+  });
+}
+
+/** qkv [B, T, 3, H, dh] from q, k, v [B, H, T, dh]. */
+export function packQkv(parts: Float32Array[], a: AttentionArgs): Float32Array {
+  const { batch: B, heads: H, length: T, headDim: dh } = a;
+  const out = new Float32Array(B * T * 3 * H * dh);
+  parts.forEach((x, w) => {
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        for (let h = 0; h < H; h++) {
+          const dst = (((b * T + t) * 3 + w) * H + h) * dh, src = ((b * H + h) * T + t) * dh;
+          out.set(x.subarray(src, src + dh), dst);
+        }
+      }
+    }
+  });
+  return out;
+}
+
+function permuteRows(x: Float32Array, a: AttentionArgs, toTokens: boolean): Float32Array {
+  const { batch: B, heads: H, length: T, headDim: dh } = a;
+  const out = new Float32Array(x.length);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let t = 0; t < T; t++) {
+        const heads = ((b * H + h) * T + t) * dh, tokens = ((b * T + t) * H + h) * dh;
+        const [src, dst] = toTokens ? [heads, tokens] : [tokens, heads];
+        out.set(x.subarray(src, src + dh), dst);
+      }
+    }
+  }
+  return out;
+}

@@ -19,7 +19,14 @@ import type {
   View,
 } from "../backend.ts";
 import { adamCpu } from "./adam.ts";
-import { attentionCpu, attentionGradCpu } from "./attention.ts";
+import {
+  attentionCpu,
+  attentionGradCpu,
+  headsToTokens,
+  packQkv,
+  tokensToHeads,
+  unpackQkv,
+} from "./attention.ts";
 import { conv1dCpu, conv1dGradCpu } from "./conv.ts";
 import {
   binaryCpu,
@@ -245,6 +252,23 @@ export class CpuBackend implements Backend {
   ) {
     const g = attentionGradCpu(f(q), f(k), f(v), f(o), f(lse), f(dO), args);
     return { dq: this.track(g.dq), dk: this.track(g.dk), dv: this.track(g.dv) };
+  }
+  attentionPacked(qkv: DeviceBuffer, args: AttentionArgs) {
+    const [q, k, v] = unpackQkv(f(qkv), args);
+    const r = attentionCpu(q, k, v, args);
+    return { o: this.track(headsToTokens(r.o, args)), lse: this.track(r.lse) };
+  }
+  attentionPackedGrad(
+    qkv: DeviceBuffer,
+    o: DeviceBuffer,
+    lse: DeviceBuffer,
+    dO: DeviceBuffer,
+    args: AttentionArgs,
+  ): DeviceBuffer {
+    const [q, k, v] = unpackQkv(f(qkv), args);
+    const oh = tokensToHeads(f(o), args), dOh = tokensToHeads(f(dO), args);
+    const g = attentionGradCpu(q, k, v, oh, f(lse), dOh, args);
+    return this.track(packQkv([g.dq, g.dk, g.dv], args));
   }
   adam(items: readonly AdamItem[], hyper: AdamHyper, gradScale: DeviceBuffer | null): void {
     for (const { p, g, m, v, n, step } of items) {

@@ -206,6 +206,32 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, scale?: number)
 }
 
 /**
+ * Causal multi-head attention straight from a fused qkv projection: qkv [B, T, 3, H, dh] (q, k,
+ * v along axis 2, as GPT-2's c_attn lays them out) → o [B, T, H, dh] (ready for c_proj). The
+ * same math as causalAttention on the split heads, without the copies that split the heads out
+ * and merge them back (two transposes, three slices and their backward: 15 dispatches a layer).
+ */
+export function causalAttentionPacked(qkv: Tensor, scale?: number): Tensor {
+  const op = "causalAttentionPacked";
+  const be = backendOf(op, [qkv]);
+  if (qkv.rank !== 5 || qkv.shape[2] !== 3) {
+    throw new Error(`${op}: qkv should be [B, T, 3, H, dh], got ${qkv.describe()}`);
+  }
+  const [batch, length, , heads, headDim] = qkv.shape;
+  const args = { batch, heads, length, headDim, scale: scale ?? 1 / Math.sqrt(headDim) };
+  const { o, lse } = be.attentionPacked(qkv.buf(op), args);
+  const oT = wrap(qkv, o, [batch, length, heads, headDim]),
+    lseT = wrap(qkv, lse, [batch, heads, length]);
+  return node(op, oT, [qkv], (dy) => [
+    wrap(
+      qkv,
+      be.attentionPackedGrad(qkv.buf(op), oT.buf(op), lseT.buf(op), dy.buf(op), args),
+      qkv.shape,
+    ),
+  ]);
+}
+
+/**
  * The same attention composed from primitive ops (matmul, additive causal mask, softmax,
  * matmul): the oracle for the fused kernel and the baseline it is measured against. It stores
  * the [B, H, T, T] scores, which the fused kernel never does.

@@ -216,6 +216,19 @@ export class WebGpuBackend implements Backend {
   ) {
     return attentionGradGpu(this.rt, g(q), g(k), g(v), g(o), g(lse), g(dO), args);
   }
+  attentionPacked(qkv: DeviceBuffer, args: AttentionArgs) {
+    return attentionGpu(this.rt, g(qkv), g(qkv), g(qkv), args, "packed");
+  }
+  attentionPackedGrad(
+    qkv: DeviceBuffer,
+    o: DeviceBuffer,
+    lse: DeviceBuffer,
+    dO: DeviceBuffer,
+    args: AttentionArgs,
+  ): DeviceBuffer {
+    const q = g(qkv);
+    return attentionGradGpu(this.rt, q, q, q, g(o), g(lse), g(dO), args, "packed").dq;
+  }
   adam(items: readonly AdamItem[], hyper: AdamHyper, gradScale: DeviceBuffer | null): void {
     adamGpu(this.rt, items, hyper, gradScale && g(gradScale));
   }

@@ -48,28 +48,38 @@ function scalarDecl(binding: number, name: string, rw: "read" | "read_write"): s
   return `@group(0) @binding(${binding}) var<storage, ${rw}> ${name}: array<f32>;\n`;
 }
 
-/** vec4 chunk c (a number or a u32 expression) of row `row` of a [rows, dh] buffer. */
-function ld(g: Gen, name: string, row: string, c: number | string): string {
-  if (g.vec) return `${name}[(${row}) * ${g.d4}u + ${typeof c === "number" ? `${c}u` : `(${c})`}]`;
+/**
+ * Where time step t of this head's rows starts in a [.., dh] operand: `name_at` (the head's base,
+ * set up by `entry`) plus t times the operand's row stride, both from the uniforms (in the
+ * array's units: vec4s when dh % 4 == 0, else floats), so one kernel reads [B, H, T, dh] tensors
+ * and q, k, v straight out of a packed [B, T, 3, H, dh] qkv alike.
+ */
+const rowAt = (name: string, t: string) => `${name}_at + (${t}) * u.${name}T`;
+
+/** vec4 chunk c (a number or a u32 expression) of time step `t` of an operand. */
+function ld(g: Gen, name: string, t: string, c: number | string): string {
+  const at = rowAt(name, t);
+  if (g.vec) return `${name}[${at} + ${typeof c === "number" ? `${c}u` : `(${c})`}]`;
   if (typeof c === "number") {
     const comp = range(4).map((e) => {
       const d = 4 * c + e;
-      return d < g.dh ? `${name}[(${row}) * ${g.dh}u + ${d}u]` : "0.0";
+      return d < g.dh ? `${name}[${at} + ${d}u]` : "0.0";
     });
     return `vec4<f32>(${comp.join(", ")})`;
   }
   const comp = range(4).map((e) => {
     const d = `4u * (${c}) + ${e}u`;
-    return `select(0.0, ${name}[(${row}) * ${g.dh}u + min(${d}, ${g.dh - 1}u)], ${d} < ${g.dh}u)`;
+    return `select(0.0, ${name}[${at} + min(${d}, ${g.dh - 1}u)], ${d} < ${g.dh}u)`;
   });
   return `vec4<f32>(${comp.join(", ")})`;
 }
 
-/** Store vec4 expression `val` as chunk c of row `row`. */
-function st(g: Gen, name: string, row: string, c: number, val: string): string {
-  if (g.vec) return `${name}[(${row}) * ${g.d4}u + ${c}u] = ${val};`;
+/** Store vec4 expression `val` as chunk c of time step `t`. */
+function st(g: Gen, name: string, t: string, c: number, val: string): string {
+  const at = rowAt(name, t);
+  if (g.vec) return `${name}[${at} + ${c}u] = ${val};`;
   return `{ let t = ${val}; ` + range(4).filter((e) => 4 * c + e < g.dh)
-    .map((e) => `${name}[(${row}) * ${g.dh}u + ${4 * c + e}u] = t.${"xyzw"[e]};`).join(" ") +
+    .map((e) => `${name}[${at} + ${4 * c + e}u] = t.${"xyzw"[e]};`).join(" ") +
     " }";
 }
 
@@ -83,12 +93,22 @@ function perRowChunk(g: Gen, line: (i: number, c: number) => string): string {
   return range(g.rows).flatMap((i) => range(g.d4).map((c) => `  ${line(i, c)}\n`)).join("");
 }
 
-const UNIFORMS = `struct U { T: u32, bh: u32, scale: f32 }
+/** Per strided operand X: its offsets per batch (XB), per head (XH), per time step (XT), and X0. */
+function strideFields(names: readonly string[]): string {
+  return names.map((n) => `, ${n}B: u32, ${n}H: u32, ${n}T: u32, ${n}0: u32`).join("");
+}
+
+function uniforms(names: readonly string[]): string {
+  return `struct U { T: u32, bh: u32, scale: f32, H: u32${strideFields(names)} }
 @group(0) @binding(0) var<uniform> u: U;
 `;
+}
 
-/** Entry point: `base` is the head's first row, `row_i`/`rc_i` (clamped) the rows owned. */
-function entry(g: Gen): string {
+/**
+ * Entry point: `base` is the head's first row of the per-row scalars (lse, Δ: [B, H, T]),
+ * `X_at` each strided operand's start for this head, `row_i`/`rc_i` (clamped) the rows owned.
+ */
+function entry(g: Gen, names: readonly string[]): string {
   const rb = g.wg * g.rows;
   return `@compute @workgroup_size(${g.wg})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
@@ -96,10 +116,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let bh = wid.y + wid.z * nwg.y;
   if (bh >= u.bh) { return; }
   let base = bh * u.T;
-  let r0 = wid.x * ${rb}u;
-` + range(g.rows).map((i) =>
-    `  let row_${i} = r0 + ${i * g.wg}u + lid;\n  let rc_${i} = min(row_${i}, u.T - 1u);\n`
-  ).join("");
+  let hb = bh / u.H;
+  let hh = bh - hb * u.H;
+` + names.map((n) => `  let ${n}_at = hb * u.${n}B + hh * u.${n}H + u.${n}0;\n`).join("") +
+    `  let r0 = wid.x * ${rb}u;
+` +
+    range(g.rows).map((i) =>
+      `  let row_${i} = r0 + ${i * g.wg}u + lid;\n  let rc_${i} = min(row_${i}, u.T - 1u);\n`
+    ).join("");
 }
 
 /**
@@ -110,7 +134,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 function stage(g: Gen, t0: string, vecs: [string, string][], scalars: [string, string][]): string {
   const n = g.tile * g.d4;
   let s = `    workgroupBarrier();\n    for (var e = lid; e < ${n}u; e += ${g.wg}u) {\n`;
-  s += `      let tr = base + min(${t0} + e / ${g.d4}u, u.T - 1u);\n`;
+  s += `      let tr = min(${t0} + e / ${g.d4}u, u.T - 1u);\n`;
   for (const [sm, buf] of vecs) s += `      ${sm}[e] = ${ld(g, buf, "tr", `e % ${g.d4}u`)};\n`;
   s += `    }\n`;
   if (scalars.length) {
@@ -161,16 +185,17 @@ function fwdWgsl(g: Gen): string {
     }
     body += `    m_${i} = mt_${i};\n`;
   }
-  return UNIFORMS + decl(g, 1, "q", "read") + decl(g, 2, "k", "read") + decl(g, 3, "v", "read") +
-    decl(g, 4, "o", "read_write") + scalarDecl(5, "lse", "read_write") + smem(g, ["kt", "vt"]) +
-    entry(g) +
-    perRowChunk(g, (i, c) => `let q_${i}_${c} = ${ld(g, "q", `base + rc_${i}`, c)} * u.scale;`) +
+  const names = FWD_NAMES;
+  return uniforms(names) + decl(g, 1, "q", "read") + decl(g, 2, "k", "read") +
+    decl(g, 3, "v", "read") + decl(g, 4, "o", "read_write") + scalarDecl(5, "lse", "read_write") +
+    smem(g, ["kt", "vt"]) + entry(g, names) +
+    perRowChunk(g, (i, c) => `let q_${i}_${c} = ${ld(g, "q", `rc_${i}`, c)} * u.scale;`) +
     perRowChunk(g, (i, c) => `var a_${i}_${c} = vec4<f32>();`) +
     range(g.rows).map((i) => `  var m_${i} = ${NEG};\n  var l_${i} = 0.0;\n`).join("") +
     keyLoop(g, body) +
     range(g.rows).map((i) =>
       `  if (row_${i} < u.T) {\n    let inv = 1.0 / l_${i};\n` +
-      range(g.d4).map((c) => `    ${st(g, "o", `base + row_${i}`, c, `a_${i}_${c} * inv`)}\n`)
+      range(g.d4).map((c) => `    ${st(g, "o", `row_${i}`, c, `a_${i}_${c} * inv`)}\n`)
         .join("") +
       `    lse[base + row_${i}] = m_${i} + log(l_${i});\n  }\n`
     ).join("") + "}\n";
@@ -190,18 +215,20 @@ function dqWgsl(g: Gen): string {
       body += `    dq_${i}_${c} += ${sum};\n`;
     }
   }
-  return UNIFORMS + decl(g, 1, "q", "read") + decl(g, 2, "k", "read") + decl(g, 3, "v", "read") +
-    decl(g, 4, "dO", "read") + scalarDecl(5, "lse", "read") + scalarDecl(6, "delta", "read") +
-    decl(g, 7, "dq", "read_write") + smem(g, ["kt", "vt"]) + entry(g) +
-    perRowChunk(g, (i, c) => `let q_${i}_${c} = ${ld(g, "q", `base + rc_${i}`, c)} * u.scale;`) +
-    perRowChunk(g, (i, c) => `let g_${i}_${c} = ${ld(g, "dO", `base + rc_${i}`, c)};`) +
+  const names = DQ_NAMES;
+  return uniforms(names) + decl(g, 1, "q", "read") + decl(g, 2, "k", "read") +
+    decl(g, 3, "v", "read") + decl(g, 4, "dO", "read") + scalarDecl(5, "lse", "read") +
+    scalarDecl(6, "delta", "read") + decl(g, 7, "dq", "read_write") + smem(g, ["kt", "vt"]) +
+    entry(g, names) +
+    perRowChunk(g, (i, c) => `let q_${i}_${c} = ${ld(g, "q", `rc_${i}`, c)} * u.scale;`) +
+    perRowChunk(g, (i, c) => `let g_${i}_${c} = ${ld(g, "dO", `rc_${i}`, c)};`) +
     perRowChunk(g, (i, c) => `var dq_${i}_${c} = vec4<f32>();`) +
     range(g.rows).map((i) =>
       `  let li_${i} = lse[base + rc_${i}];\n  let di_${i} = delta[base + rc_${i}];\n`
     ).join("") + keyLoop(g, body) +
     range(g.rows).map((i) =>
       `  if (row_${i} < u.T) {\n` +
-      range(g.d4).map((c) => `    ${st(g, "dq", `base + row_${i}`, c, `dq_${i}_${c} * u.scale`)}\n`)
+      range(g.d4).map((c) => `    ${st(g, "dq", `row_${i}`, c, `dq_${i}_${c} * u.scale`)}\n`)
         .join("") +
       "  }\n"
     ).join("") + "}\n";
@@ -226,25 +253,32 @@ function dkdvWgsl(g: Gen): string {
     }
   }
   s += "  }\n";
-  return UNIFORMS + decl(g, 1, "q", "read") + decl(g, 2, "k", "read") + decl(g, 3, "v", "read") +
-    decl(g, 4, "dO", "read") + scalarDecl(5, "lse", "read") + scalarDecl(6, "delta", "read") +
-    decl(g, 7, "dk", "read_write") + decl(g, 8, "dv", "read_write") +
-    smem(g, ["qt", "gt"], ["lt", "dt"]) + entry(g) +
-    perRowChunk(g, (i, c) => `let k_${i}_${c} = ${ld(g, "k", `base + rc_${i}`, c)} * u.scale;`) +
-    perRowChunk(g, (i, c) => `let v_${i}_${c} = ${ld(g, "v", `base + rc_${i}`, c)};`) +
+  const names = DKDV_NAMES;
+  return uniforms(names) + decl(g, 1, "q", "read") + decl(g, 2, "k", "read") +
+    decl(g, 3, "v", "read") + decl(g, 4, "dO", "read") + scalarDecl(5, "lse", "read") +
+    scalarDecl(6, "delta", "read") + decl(g, 7, "dk", "read_write") +
+    decl(g, 8, "dv", "read_write") + smem(g, ["qt", "gt"], ["lt", "dt"]) + entry(g, names) +
+    perRowChunk(g, (i, c) => `let k_${i}_${c} = ${ld(g, "k", `rc_${i}`, c)} * u.scale;`) +
+    perRowChunk(g, (i, c) => `let v_${i}_${c} = ${ld(g, "v", `rc_${i}`, c)};`) +
     perRowChunk(g, (i, c) => `var dk_${i}_${c} = vec4<f32>();\n  var dv_${i}_${c} = vec4<f32>();`) +
     s +
     range(g.rows).map((i) =>
       `  if (row_${i} < u.T) {\n` +
       range(g.d4).map((c) =>
-        `    ${st(g, "dk", `base + row_${i}`, c, `dk_${i}_${c} * u.scale`)}\n` +
-        `    ${st(g, "dv", `base + row_${i}`, c, `dv_${i}_${c}`)}\n`
+        `    ${st(g, "dk", `row_${i}`, c, `dk_${i}_${c} * u.scale`)}\n` +
+        `    ${st(g, "dv", `row_${i}`, c, `dv_${i}_${c}`)}\n`
       ).join("") + "  }\n"
     ).join("") + "}\n";
 }
 
+/** The strided operands of each kernel (their offsets are uniforms, see `rowAt`). */
+const FWD_NAMES = ["q", "k", "v", "o"];
+const DQ_NAMES = ["q", "k", "v", "dO", "dq"];
+const DKDV_NAMES = ["q", "k", "v", "dO", "dk", "dv"];
+
+/** Δ[b, h, t] = rowsum(o ⊙ dO), o and dO read with their strides (in floats). */
 const DELTA: Kernel = cachedKernel("attn_bwd_delta", () => `
-struct U { rows: u32, dh: u32 }
+struct U { rows: u32, dh: u32, T: u32, H: u32${strideFields(["o", "dO"])} }
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> o: array<f32>;
 @group(0) @binding(2) var<storage, read> dO: array<f32>;
@@ -254,11 +288,57 @@ struct U { rows: u32, dh: u32 }
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let r = gid.x + gid.y * nwg.x * 64u;
   if (r >= u.rows) { return; }
+  let bh = r / u.T;
+  let t = r - bh * u.T;
+  let hb = bh / u.H;
+  let hh = bh - hb * u.H;
+  let oa = hb * u.oB + hh * u.oH + t * u.oT + u.o0;
+  let ga = hb * u.dOB + hh * u.dOH + t * u.dOT + u.dO0;
   var s = 0.0;
-  for (var e = 0u; e < u.dh; e++) { s += o[r * u.dh + e] * dO[r * u.dh + e]; }
+  for (var e = 0u; e < u.dh; e++) { s += o[oa + e] * dO[ga + e]; }
   delta[r] = s;
 }
 `);
+
+/**
+ * How the operands lie: "heads", every one [B, H, T, dh]; "packed", q, k, v (and dq, dk, dv)
+ * in one [B, T, 3, H, dh] buffer (the qkv projection's output as it is), o and dO [B, T, H, dh]
+ * (the input of the output projection as it is): no head split or merge copies either way.
+ */
+export type AttentionLayout = "heads" | "packed";
+
+/** Uniform offsets (in floats) of every strided operand for a layout. */
+function strides(layout: AttentionLayout, a: AttentionArgs): Record<string, number> {
+  const { heads: H, length: T, headDim: dh } = a;
+  const u: Record<string, number> = {};
+  const set = (n: string, B: number, Hs: number, Ts: number, z: number) =>
+    Object.assign(u, { [`${n}B`]: B, [`${n}H`]: Hs, [`${n}T`]: Ts, [`${n}0`]: z });
+  for (const [i, names] of [["q", "dq"], ["k", "dk"], ["v", "dv"]].entries()) {
+    for (const n of names) {
+      if (layout === "heads") set(n, H * T * dh, T * dh, dh, 0);
+      else set(n, T * 3 * H * dh, dh, 3 * H * dh, i * H * dh);
+    }
+  }
+  for (const n of ["o", "dO"]) {
+    if (layout === "heads") set(n, H * T * dh, T * dh, dh, 0);
+    else set(n, T * H * dh, dh, H * dh, 0);
+  }
+  return u;
+}
+
+/** The named operands' strides, in units of `unit` floats (4: vec4 arrays). */
+function operandStrides(names: readonly string[], all: Record<string, number>, unit: number) {
+  const u: Record<string, number> = {};
+  for (const n of names) for (const f of ["B", "H", "T", "0"]) u[n + f] = all[n + f] / unit;
+  return u;
+}
+
+/** The uniforms of one attention kernel: sizes and its operands' strides. */
+function kernelUniforms(names: readonly string[], all: Record<string, number>, a: AttentionArgs) {
+  const unit = a.headDim % 4 === 0 ? 4 : 1;
+  const { length: T, batch, heads: H, scale } = a;
+  return { T, bh: batch * H, scale, H, ...operandStrides(names, all, unit) };
+}
 
 type Role = "fwd" | "dq" | "dkdv";
 
@@ -301,24 +381,31 @@ function rowGrid(rt: Runtime, a: AttentionArgs, t: AttentionTiling): [number, nu
   return [Math.ceil(a.length / (t.wg * t.rows)), y, Math.ceil(bh / y)];
 }
 
-/** Causal attention forward: o [B, H, T, dh] and lse [B, H, T]. */
+/**
+ * Causal attention forward: o and lse [B, H, T]. Layout "heads": q, k, v, o [B, H, T, dh];
+ * "packed": q = k = v the qkv buffer [B, T, 3, H, dh], o [B, T, H, dh].
+ */
 export function attentionGpu(
   rt: Runtime,
   q: GpuBuffer,
   k: GpuBuffer,
   v: GpuBuffer,
   args: AttentionArgs,
+  layout: AttentionLayout = "heads",
 ): { o: GpuBuffer; lse: GpuBuffer } {
-  const { batch, heads, length: T, headDim: dh, scale } = args;
+  const { batch, heads, length: T, headDim: dh } = args;
   const t = attentionTiling(rt, dh);
   const o = rt.alloc(batch * heads * T * dh * 4);
   const lse = rt.alloc(batch * heads * T * 4);
-  const uni = { T, bh: batch * heads, scale };
+  const uni = kernelUniforms(FWD_NAMES, strides(layout, args), args);
   rt.dispatch(kernel("fwd", dh, t), { q, k, v, o, lse }, uni, rowGrid(rt, args, t));
   return { o, lse };
 }
 
-/** Causal attention backward from the saved o and lse: dq, dk, dv [B, H, T, dh]. */
+/**
+ * Causal attention backward from the saved o and lse: dq, dk, dv in the layout of q, k, v (for
+ * "packed" the three are one new [B, T, 3, H, dh] buffer, returned thrice).
+ */
 export function attentionGradGpu(
   rt: Runtime,
   q: GpuBuffer,
@@ -328,18 +415,28 @@ export function attentionGradGpu(
   lse: GpuBuffer,
   dO: GpuBuffer,
   args: AttentionArgs,
+  layout: AttentionLayout = "heads",
 ): { dq: GpuBuffer; dk: GpuBuffer; dv: GpuBuffer } {
-  const { batch, heads, length: T, headDim: dh, scale } = args;
+  const { batch, heads, length: T, headDim: dh } = args;
   const t = attentionTiling(rt, dh);
   const n = batch * heads * T * dh;
   const rows = batch * heads * T;
+  const st = strides(layout, args);
   const delta = rt.alloc(rows * 4);
-  rt.dispatch(DELTA, { o, dO, delta }, { rows, dh }, rt.grid(Math.ceil(rows / 64)));
-  const dq = rt.alloc(n * 4), dk = rt.alloc(n * 4), dv = rt.alloc(n * 4);
-  const uni = { T, bh: batch * heads, scale };
+  const du = { rows, dh, T, H: heads, ...operandStrides(["o", "dO"], st, 1) };
+  rt.dispatch(DELTA, { o, dO, delta }, du, rt.grid(Math.ceil(rows / 64)));
+  let dq: GpuBuffer, dk: GpuBuffer, dv: GpuBuffer;
+  if (layout === "packed") dq = dk = dv = rt.alloc(3 * n * 4);
+  else [dq, dk, dv] = [rt.alloc(n * 4), rt.alloc(n * 4), rt.alloc(n * 4)];
   const grid = rowGrid(rt, args, t);
-  rt.dispatch(kernel("dkdv", dh, t), { q, k, v, dO, lse, delta, dk, dv }, uni, grid);
-  rt.dispatch(kernel("dq", dh, t), { q, k, v, dO, lse, delta, dq }, uni, grid);
+  const bufs = { q, k, v, dO, lse, delta };
+  rt.dispatch(
+    kernel("dkdv", dh, t),
+    { ...bufs, dk, dv },
+    kernelUniforms(DKDV_NAMES, st, args),
+    grid,
+  );
+  rt.dispatch(kernel("dq", dh, t), { ...bufs, dq }, kernelUniforms(DQ_NAMES, st, args), grid);
   rt.release(delta);
   return { dq, dk, dv };
 }
