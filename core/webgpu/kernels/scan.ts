@@ -80,18 +80,23 @@ function check(rt: Runtime, args: ScanArgs, hasZBuf: boolean): void {
   if (args.hasZ !== hasZBuf) throw new Error("selectiveScan: hasZ does not match z");
   const max = rt.ctx.limits.maxComputeWorkgroupsPerDimension;
   if (batch > max) throw new Error(`selectiveScan: batch ${batch} > ${max} workgroups`);
-  // The largest binding: the backward's work buffer (chunk adjoints, Δ, Δx, ȳ and partials).
+  // The largest bindings: the backward's outputs dx, dδ, dz (one allocation) and its work
+  // buffer (chunk adjoints and partials).
   const rows = rt.profile.scan === "sequential" ? batch : batch * S;
+  const outputs = (args.hasZ ? 3 : 2) * (4 * batch * length * channels + 256); // (+ alignment)
   const work = 4 * (workFloats(args) + rows * channels * (state + 2));
-  if (work > rt.ctx.limits.maxStorageBufferBindingSize) {
-    throw new Error(`selectiveScan: a ${work}-byte buffer exceeds the binding limit`);
+  const largest = Math.max(outputs, work);
+  if (largest > rt.ctx.limits.maxStorageBufferBindingSize) {
+    throw new Error(
+      `selectiveScan: a ${largest}-byte binding exceeds this device's ` +
+        `${rt.ctx.limits.maxStorageBufferBindingSize} (use a smaller batch or d_inner)`,
+    );
   }
 }
 
-/** Floats of the work buffer before the partials: gin, then Δ, Δx and ȳ. */
+/** Floats of the work buffer before the partials: the chunk-end adjoints gin. */
 function workFloats(a: ScanArgs): number {
-  return a.batch * Math.ceil(a.length / CH) * a.state * a.channels +
-    3 * a.batch * a.length * a.channels;
+  return a.batch * Math.ceil(a.length / CH) * a.state * a.channels;
 }
 
 function uniforms(args: ScanArgs): { B: number; L: number; D: number; nC: number } {
@@ -163,10 +168,7 @@ export function selectiveScanGradGpu(
   const offsets = {
     oDD: go.offsets[1],
     oDZ: hasZ ? go.offsets[2] : 0,
-    oDtt: gin,
-    oDxt: gin + bld,
-    oYbt: gin + 2 * bld,
-    oParts: gin + 3 * bld,
+    oParts: gin,
   };
 
   const tex = bcTexture(rt, args);
@@ -188,11 +190,10 @@ export function selectiveScanGradGpu(
     const k = bcKernel(`scan_bwd_chunked_n${N}_z${+hasZ}`, () => bwdChunkedKernel(N, hasZ), tex);
     rt.dispatch(k, bufs, { ...u, ...offsets }, [Math.ceil(D / DC), B]);
   }
-  const { oDtt, oDxt, oYbt } = offsets;
   rt.dispatch(
-    bcKernel(`scan_bwd_dbdc_n${N}`, () => dBdCKernel(N), tex),
-    { sv, wk, BC, dBC },
-    { ...u, oDtt, oDxt, oYbt },
+    bcKernel(`scan_bwd_dbdc_n${N}_z${+hasZ}`, () => dBdCKernel(N, hasZ), tex),
+    { sv, wk, BC, dBC, xs: inp.x, dl: inp.delta, dout, ...(inp.z ? { zs: inp.z } : {}) },
+    u,
     rt.grid(Math.ceil((B * u.nC * Math.ceil(N / 4)) / 64)),
   );
   releaseBC(rt, BC);

@@ -5,13 +5,15 @@
  *    recomputes the chunk's states from the saved chunk-start state hs, then runs the adjoint
  *    g_t = C_t ȳ_t + exp(Δ_{t+1}A) g_{t+1} backwards from q, the adjoint flowing in from the
  *    next chunk. Gives dx, dδ, dz per element (the parts of `go`) and per-row partials of dA,
- *    dD, dbias; saves q at every chunk end (gin, same layout as hs) and Δ, Δx, ȳ for kernel 2
- *    (all four in the work buffer `wk`: gin at 0, then at the oDtt, oDxt, oYbt, oParts offsets). The chunked variant
+ *    dD, dbias; saves q at every chunk end (gin, same layout as hs) for kernel 2 (the work
+ *    buffer `wk`: gin at 0, the partials at oParts). The chunked variant
  *    runs S chunks of a channel at once and gets each chunk's q from a reverse Blelloch scan of
  *    chunk summaries (ΣΔ, Q_n), Q_n being the chunk's outgoing adjoint from a zero q.
  * 2. dBdC: dB and dC are sums over channels. One invocation owns four states of one (b, chunk)
- *    and loops over d, re-running those states' recurrence from hs and gin. It owns its
- *    outputs, so the sums are plain, ordered and need no atomics.
+ *    and loops over d, re-running those states' recurrence from hs and gin (and Δ, Δx, ȳ from
+ *    δ, x, dO and z: storing them would take 3·B·L·D floats more, past WebGPU's default 128 MiB
+ *    per binding at the paper's Mamba). It owns its outputs, so the sums are plain, ordered and
+ *    need no atomics.
  * 3. reduce: sums the dA/dD/dbias partial rows in a fixed order.
  */
 import type { Kernel } from "../kernel.ts";
@@ -31,7 +33,7 @@ import {
 } from "./scan_fwd.ts";
 
 /** Offsets (in floats) of the main kernel's outputs: dδ and dz in `go`, the rest in `wk`. */
-export const MAIN_OFFSETS = ["oDD", "oDZ", "oDtt", "oDxt", "oYbt", "oParts"];
+export const MAIN_OFFSETS = ["oDD", "oDZ", "oParts"];
 
 function mainBindings(N: number, hasZ: boolean): string {
   const ins = ["xs", "dl", "sv", bcBinding(N), ...(hasZ ? ["zs"] : []), "dout"];
@@ -82,10 +84,7 @@ function emitLoad(hasZ: boolean): string {
       dtv[k] = dt;
       xv[k] = x;
       yb[k] = ybar;
-      sig += dt;
-      wk[u.oDtt + i] = dt;
-      wk[u.oDxt + i] = dt * x;
-      wk[u.oYbt + i] = ybar;`)
+      sig += dt;`)
   }`;
 }
 
@@ -266,9 +265,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
  * load serves four states) of that chunk and sums channels in order. Workgroups fold into y;
  * 64 invocations each.
  */
-export function dBdCKernel(N: number): Kernel {
-  const wgsl = /* wgsl */ `${header(N, ["oDtt", "oDxt", "oYbt"])}
-${storage(["sv", "wk", bcBinding(N), "dBC:w"])}
+export function dBdCKernel(N: number, hasZ: boolean): Kernel {
+  const ybar = hasZ
+    ? "let zv = zs[i];\n      let yv = dout[i] * zv * sigm(zv);"
+    : "let yv = dout[i];";
+  const wgsl = /* wgsl */ `${header(N)}
+${storage(["sv", "wk", bcBinding(N), "dBC:w", "xs", "dl", "dout", ...(hasZ ? ["zs"] : [])])}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
@@ -302,9 +304,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ${
     steps(`
       let i = (b * u.L + t0 + k) * u.D + d;
-      let dt = wk[u.oDtt + i];
-      let dx = wk[u.oDxt + i];
-      let yv = wk[u.oYbt + i];
+      let dt = softplus_(dl[i] + sv[d]);
+      let dx = dt * xs[i];
+      ${ybar}
       dxs[k] = dx;
       ybs[k] = yv;
       let a = exp2(dt * al);
