@@ -11,8 +11,11 @@ import type { RngState } from "../core/rng.ts";
 
 /** `path: metadata field "key" is <value>, expected <what>`. */
 export function fieldError(path: string, key: string, value: unknown, expected: string): Error {
-  let shown = typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? "";
-  if (shown.length > 80) shown = `${shown.slice(0, 77)}...`;
+  if (value === undefined) {
+    return new Error(`${path}: metadata field "${key}" is missing, expected ${expected}`);
+  }
+  let shown = JSON.stringify(value);
+  if (shown.length > 80) shown = `${shown.slice(0, 77)}..."`;
   return new Error(`${path}: metadata field "${key}" is ${shown}, expected ${expected}`);
 }
 
