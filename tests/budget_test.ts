@@ -1,9 +1,14 @@
 /**
  * The memory estimate of experiments/lib/budget.ts: its parameter count against the built
- * models, and the verdicts against made-up devices.
+ * models, its activation count against what a CPU forward keeps, and the verdicts against
+ * made-up devices.
  */
 import assert from "node:assert/strict";
 import { cpuBackend } from "../core/device_select.ts";
+import { Rng } from "../core/rng.ts";
+import { tidy } from "../core/tensor.ts";
+import { SparseParity } from "../tasks/parity.ts";
+import { batchLosses } from "../experiments/lib/icl.ts";
 import { makeModel } from "../nn/models.ts";
 import { ARCH_NAMES, modelConfig } from "../experiments/lib/archs.ts";
 import { estimateTraining, overBudget } from "../experiments/lib/budget.ts";
@@ -53,4 +58,30 @@ Deno.test("budget: verdicts name the limit that is exceeded", () => {
     overBudget(wide, packed)!,
     /201\.\dM parameters need 7\d\d MiB in one allocation, more than the 512 MiB/,
   );
+});
+
+Deno.test("budget: the activation estimate is a little under what a forward keeps on the CPU", () => {
+  // The S4 variants keep more (their Toeplitz kernels), so the estimate is low there: it only
+  // has to reject what cannot fit, never what can.
+  const be = cpuBackend();
+  const task = new SparseParity({ nDims: 4, nPoints: 20, k: 2 });
+  const b = task.sample(new Rng(1), 4);
+  for (const arch of ["transformer", "mamba", "mambaformer"] as const) {
+    const cfg = modelConfig(
+      arch,
+      { width: 64, layers: 2, heads: 4 },
+      { tokenDim: task.tokenDim, outDim: 1 },
+      b.seqLen,
+    );
+    const model = makeModel(cfg, { backend: be });
+    const base = be.memory().bytesInUse;
+    tidy(() => {
+      const { loss } = batchLosses(model, b, task, be, false);
+      const kept = be.memory().bytesInUse - base;
+      const ratio = estimateTraining(cfg, b.seqLen, 4).activationBytes / kept;
+      assert.ok(ratio > 0.7 && ratio <= 1, `${arch}: estimate / kept = ${ratio}`);
+      return loss;
+    });
+    model.dispose();
+  }
 });
