@@ -37,12 +37,48 @@ if (args.help) {
   );
   Deno.exit(0);
 }
-const only = new Set(args.only ? args.only.split(",") : SECTIONS);
+for (const [k, v] of Object.entries(args)) {
+  if (typeof v === "string" && v.trim() === "") usage(`--${k} needs a value, got "${v}"`);
+}
+const only = new Set(
+  args.only !== undefined ? args.only.split(",").map((s) => s.trim()) : SECTIONS,
+);
 for (const s of only) {
   if (!(SECTIONS as readonly string[]).includes(s)) {
-    console.error(`bench: unknown section "${s}" in --only (expected ${SECTIONS.join(", ")})`);
-    Deno.exit(2);
+    usage(`unknown section "${s}" in --only (expected ${SECTIONS.join(", ")})`);
   }
+}
+if (args.json !== undefined) await checkWritable(args.json);
+
+function usage(message: string): never {
+  console.error(`bench: ${message}`);
+  Deno.exit(2);
+}
+
+/**
+ * Fail before measuring, not after minutes of it, when `--json` cannot be written: open the
+ * file as the final write will (creating it only for the test, and removing it again).
+ */
+async function checkWritable(path: string): Promise<void> {
+  let existed = true;
+  try {
+    if ((await Deno.stat(path)).isDirectory) usage(`--json ${path} is a directory`);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) usage(`cannot write --json ${path}: ${osWhy(e)}`);
+    existed = false;
+  }
+  try {
+    (await Deno.open(path, { write: true, create: !existed })).close();
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "its folder does not exist" : osWhy(e);
+    usage(`cannot write --json ${path}: ${why}`);
+  }
+  if (!existed) await Deno.remove(path);
+}
+
+/** "Permission denied (os error 13)", without Deno's trailing "open '/the/path'". */
+function osWhy(e: unknown): string {
+  return (e as Error).message.replace(/:\s*\w+ '.*'$/s, "");
 }
 
 const gpu = await webgpuBackend();
@@ -105,7 +141,13 @@ if (only.has("train")) {
   out.train_step = rows;
   table("training step (forward + backward + Adam)", rows as unknown as Record<string, unknown>[]);
 }
-if (args.json) {
-  await Deno.writeTextFile(args.json, JSON.stringify(out, null, 2));
+if (args.json !== undefined) {
+  try {
+    await Deno.writeTextFile(args.json, JSON.stringify(out, null, 2));
+  } catch (e) {
+    // Checked before the run, so only a change since then gets here.
+    console.error(`bench: cannot write --json ${args.json}: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
   console.log(`\nwrote ${args.json}`);
 }

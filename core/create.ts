@@ -29,8 +29,11 @@ export function fromInts(
   if (sizeOf(shape) !== data.length) {
     throw new Error(`fromInts: ${data.length} values do not fill shape [${shape.join(", ")}]`);
   }
-  const arr = data instanceof Int32Array ? data : Int32Array.from(data);
-  return new Tensor(backend, backend.upload(arr), shape, "i32");
+  // A copy, so the host values gather checks stay those uploaded even if the caller's change.
+  const arr = Int32Array.from(data);
+  const t = new Tensor(backend, backend.upload(arr), shape, "i32");
+  t.hostInts = arr;
+  return t;
 }
 
 export function full(shape: Shape, value: number, backend: Backend = getBackend()): Tensor {

@@ -48,6 +48,11 @@ export class Tensor {
   gradFn: GradFn | null = null;
   /** Optional name (parameter path) used in error messages and checkpoints. */
   name = "";
+  /**
+   * The values of an i32 tensor made on the host (fromInts), kept so that ops taking indices
+   * can check them without a readback; null for data that only the device has.
+   */
+  hostInts: Int32Array | null = null;
 
   /** Internal: use the creation functions in core/create.ts or ops instead. */
   constructor(backend: Backend, buf: DeviceBuffer | Storage, shape: Shape, dtype: DType = "f32") {
@@ -86,7 +91,9 @@ export class Tensor {
   /** A tensor with another shape over the same buffer (no copy). Internal; ops use reshape. */
   view(shape: Shape): Tensor {
     if (!this.storage) throw new Error(`reshape: tensor ${this.describe()} was already disposed`);
-    return new Tensor(this.backend, this.storage, shape, this.dtype);
+    const v = new Tensor(this.backend, this.storage, shape, this.dtype);
+    v.hostInts = this.hostInts;
+    return v;
   }
 
   /** Whether another tensor (a view) shares this tensor's buffer. */

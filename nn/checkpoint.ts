@@ -1,7 +1,8 @@
 /**
  * Checkpoints as safetensors files: weights under their state_dict names, Adam's moments under
  * `optim.m.<name>` / `optim.v.<name>`, and `__metadata__` strings holding the step, RNG states,
- * model config and optimizer settings as JSON. Files are written atomically (`path.tmp`, fsync,
+ * model config and optimizer settings as JSON, and a checksum of the tensor data (validated on
+ * load: nn/checkpoint_meta.ts). Files are written atomically (`path.tmp`, fsync,
  * rename), so a crash mid-save never leaves a half-written checkpoint under the real name.
  */
 import { fromArray } from "../core/create.ts";
@@ -11,9 +12,18 @@ import { assign } from "./init.ts";
 import { ICLModel } from "./models.ts";
 import type { Module } from "./module.ts";
 import type { Adam, AdamStateJSON } from "./optim.ts";
+import {
+  configField,
+  optimField,
+  rngField,
+  rngStateField,
+  stepField,
+  tensorChecksum,
+  verifyChecksum,
+} from "./checkpoint_meta.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from "./safetensors.ts";
 
-const RESERVED = ["format", "step", "rng", "config", "optim", "dropout_rng"];
+const RESERVED = ["format", "step", "rng", "config", "optim", "dropout_rng", "checksum"];
 
 export interface SaveCheckpointOptions {
   model: Module;
@@ -49,12 +59,18 @@ export async function saveCheckpoint(path: string, o: SaveCheckpointOptions): Pr
     if (RESERVED.includes(k)) throw new Error(`saveCheckpoint: metadata key "${k}" is reserved`);
   }
   Object.assign(meta, o.metadata ?? {});
-  if (o.step !== undefined) meta.step = String(o.step);
+  if (o.step !== undefined) {
+    if (!Number.isSafeInteger(o.step) || o.step < 0) {
+      throw new Error(`saveCheckpoint: step must be a non-negative integer, got ${o.step}`);
+    }
+    meta.step = String(o.step);
+  }
   if (o.rng) meta.rng = JSON.stringify(o.rng);
   const config = o.config ?? (o.model instanceof ICLModel ? o.model.spec : undefined);
   if (config !== undefined) meta.config = JSON.stringify(config);
   if (o.optimizer) meta.optim = JSON.stringify(o.optimizer.toJSON());
   if (o.model instanceof ICLModel) meta.dropout_rng = JSON.stringify(o.model.dropRng.rng.state());
+  meta.checksum = tensorChecksum(entries);
   await writeAtomic(path, encodeSafetensors(entries, meta));
 }
 
@@ -144,7 +160,10 @@ export interface LoadedCheckpoint {
   metadata: Record<string, string>;
 }
 
-/** Read a checkpoint file: decoded tensors and metadata, with clear errors for bad files. */
+/**
+ * Read a checkpoint file: decoded tensors and metadata, with clear errors for bad files and
+ * tensor data that does not match the stored checksum.
+ */
 export async function readCheckpoint(path: string) {
   let bytes: Uint8Array;
   try {
@@ -153,16 +172,10 @@ export async function readCheckpoint(path: string) {
     if (e instanceof Deno.errors.NotFound) throw new Error(`checkpoint not found: ${path}`);
     throw new Error(`cannot read checkpoint ${path}: ${(e as Error).message}`);
   }
-  return decodeSafetensors(bytes, `checkpoint ${path}`);
-}
-
-function parseJSON(path: string, key: string, s: string | undefined): unknown {
-  if (s === undefined) return null;
-  try {
-    return JSON.parse(s);
-  } catch {
-    throw new Error(`checkpoint ${path}: metadata "${key}" is not valid JSON`);
-  }
+  const file = decodeSafetensors(bytes, `checkpoint ${path}`);
+  const named = [...file.tensors].map(([name, t]) => ({ name, ...t }));
+  verifyChecksum(path, named, file.metadata.checksum);
+  return file;
 }
 
 /**
@@ -174,6 +187,12 @@ export async function loadCheckpoint(
   o: LoadCheckpointOptions,
 ): Promise<LoadedCheckpoint> {
   const { tensors, metadata } = await readCheckpoint(path);
+  // Metadata first: a bad field fails naming it before any tensor is looked at.
+  const step = stepField(path, metadata.step);
+  const rng = rngField(path, metadata.rng);
+  const config = configField(path, metadata.config);
+  const optimMeta = optimField(path, metadata.optim) as AdamStateJSON | null;
+  const dropoutRng = rngStateField(path, "dropout_rng", metadata.dropout_rng);
   const problems: string[] = [];
   const params = o.model.namedParameters();
   const fmt = (s: readonly number[]) => `[${s.join(", ")}]`;
@@ -198,7 +217,7 @@ export async function loadCheckpoint(
   }
   let optimJSON: AdamStateJSON | null = null;
   if (o.optimizer) {
-    optimJSON = parseJSON(path, "optim", metadata.optim) as AdamStateJSON | null;
+    optimJSON = optimMeta;
     if (!optimJSON) problems.push(`no optimizer state (metadata "optim" is missing)`);
     for (const [name, p] of o.optimizer.params) {
       const m = tensors.get(`optim.m.${name}`), v = tensors.get(`optim.v.${name}`);
@@ -221,21 +240,12 @@ export async function loadCheckpoint(
     for (const [name, p] of o.optimizer.params) {
       const m = tensors.get(`optim.m.${name}`), v = tensors.get(`optim.v.${name}`);
       if (!m || !v) continue;
-      const step = optimJSON.steps?.[name] ?? Number(metadata.step ?? 0);
-      o.optimizer.setState(name, upload(m.data, p), upload(v.data, p), step);
+      const t = optimJSON.steps?.[name] ?? step ?? 0;
+      o.optimizer.setState(name, upload(m.data, p), upload(v.data, p), t);
     }
   }
-  if (o.model instanceof ICLModel && metadata.dropout_rng) {
-    o.model.dropRng.rng = Rng.fromState(
-      parseJSON(path, "dropout_rng", metadata.dropout_rng) as RngState,
-    );
-  }
-  return {
-    step: metadata.step !== undefined ? Number(metadata.step) : null,
-    rng: parseJSON(path, "rng", metadata.rng) as Record<string, RngState> | null,
-    config: parseJSON(path, "config", metadata.config),
-    metadata,
-  };
+  if (o.model instanceof ICLModel && dropoutRng) o.model.dropRng.rng = Rng.fromState(dropoutRng);
+  return { step, rng, config, metadata };
 }
 
 function upload(data: Float32Array, like: Tensor): Tensor {

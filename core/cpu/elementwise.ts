@@ -288,6 +288,7 @@ export function gatherCpu(
   const out = new Float32Array(outer * nIdx * inner);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < nIdx; j++) {
+      if (idx[j] < 0 || idx[j] >= axis) continue; // zeros, as the WebGPU kernel
       const src = (o * axis + idx[j]) * inner, dst = (o * nIdx + j) * inner;
       for (let i = 0; i < inner; i++) out[dst + i] = x[src + i];
     }
@@ -306,6 +307,7 @@ export function scatterAddCpu(
   const out = new Float32Array(outer * axis * inner);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < nIdx; j++) {
+      if (idx[j] < 0 || idx[j] >= axis) continue; // scatters nothing, as the WebGPU kernel
       const dst = (o * axis + idx[j]) * inner, src = (o * nIdx + j) * inner;
       for (let i = 0; i < inner; i++) out[dst + i] += dy[src + i];
     }

@@ -167,7 +167,12 @@ export function sumToShape(dy: Tensor, shape: readonly number[]): Tensor {
   return out.view(shape);
 }
 
-/** Select entries of `x` along `axis` by i32 indices (index_select). */
+/**
+ * Select entries of `x` along `axis` by i32 indices (index_select). Indices made on the host
+ * (fromInts, every index tensor in iclab) are checked here, so a bad one throws a RangeError on
+ * every backend; for indices only a device holds, both backends' kernels gather zeros (and
+ * scatter nothing) outside [0, size), as checking them would cost a readback per call.
+ */
 export function gather(x: Tensor, idx: Tensor, axis = 0): Tensor {
   const b = backendOf("gather", [x, idx]);
   if (idx.dtype !== "i32" || idx.rank !== 1) {
@@ -177,6 +182,17 @@ export function gather(x: Tensor, idx: Tensor, axis = 0): Tensor {
   const outer = sizeOf(x.shape.slice(0, ax)),
     n = x.shape[ax],
     inner = sizeOf(x.shape.slice(ax + 1));
+  const ints = idx.hostInts;
+  if (ints) {
+    for (let j = 0; j < ints.length; j++) {
+      if (ints[j] < 0 || ints[j] >= n) {
+        throw new RangeError(
+          `gather: index ${ints[j]} (position ${j}) is out of range [0, ${n}) for axis ${ax} ` +
+            `of ${x.describe()}`,
+        );
+      }
+    }
+  }
   const shape = [...x.shape];
   shape[ax] = idx.size;
   const buf = b.gather(x.buf("gather"), idx.buf("gather"), outer, n, inner, idx.size);

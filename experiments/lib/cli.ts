@@ -26,7 +26,11 @@ export function parseCli<T extends Record<string, FlagSpec>>(
   try {
     values = parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (e) {
-    fail(name, (e as Error).message.replace(/\. To specify.*$/s, ""));
+    fail(name, argsMessage((e as Error).message));
+  }
+  // An empty value is a mistake (an unset shell variable, a stray "="), never "use the default".
+  for (const [k, v] of Object.entries(values)) {
+    if (typeof v === "string" && v.trim() === "") fail(name, `--${k} needs a value, got "${v}"`);
   }
   if (values.help) {
     console.log(`${name}: ${summary}\n\nFlags:`);
@@ -39,6 +43,25 @@ export function parseCli<T extends Record<string, FlagSpec>>(
   return values as never;
 }
 
+/** node:util's parse errors in one line (it spreads some over three with advice of its own). */
+function argsMessage(m: string): string {
+  const ambiguous = /^Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(m);
+  if (ambiguous) {
+    const f = ambiguous[1];
+    return `${f} needs a value; one starting with "-" must be written ${f}=VALUE`;
+  }
+  return m.replace(/\. To specify.*$/s, "").split("\n")[0];
+}
+
+/**
+ * A decimal number ("12", "-3", "0.5", "1e-3"), or NaN: Number() alone would also take "",
+ * " ", "0x10" and "Infinity", which no one means as a step count or a learning rate.
+ */
+export function decimal(value: string): number {
+  const v = value.trim();
+  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v) ? Number(v) : NaN;
+}
+
 export function fail(name: string, message: string): never {
   console.error(`${name}: ${message}\nRun with --help for the list of flags.`);
   Deno.exit(2);
@@ -46,7 +69,7 @@ export function fail(name: string, message: string): never {
 
 /** Parse a positive integer flag or exit 2 naming the flag. */
 export function intFlag(name: string, flag: string, value: string, min = 1): number {
-  const n = Number(value);
+  const n = decimal(value);
   if (!Number.isInteger(n) || n < min) {
     fail(name, `--${flag} must be an integer ≥ ${min}, got "${value}"`);
   }
@@ -54,20 +77,21 @@ export function intFlag(name: string, flag: string, value: string, min = 1): num
 }
 
 export function numFlag(name: string, flag: string, value: string, min = 0): number {
-  const n = Number(value);
+  const n = decimal(value);
   if (!Number.isFinite(n) || n <= min) {
     fail(name, `--${flag} must be a number > ${min}, got "${value}"`);
   }
   return n;
 }
 
-/** "1,2,3" → [1, 2, 3], or exit 2. */
+/** "1,2,3" → [1, 2, 3] (distinct), or exit 2: a repeated seed would count one run twice. */
 export function intListFlag(name: string, flag: string, value: string): number[] {
-  const parts = value.split(",").map((s) => s.trim()).filter(Boolean);
-  const out = parts.map(Number);
+  const out = value.split(",").map(decimal);
   if (!out.length || out.some((n) => !Number.isInteger(n) || n < 0)) {
     fail(name, `--${flag} must be a comma-separated list of non-negative integers, got "${value}"`);
   }
+  const dup = out.find((n, i) => out.indexOf(n) !== i);
+  if (dup !== undefined) fail(name, `--${flag} names ${dup} twice ("${value}")`);
   return out;
 }
 

@@ -4,6 +4,8 @@
  * marks table in both views, and each task's full summary.
  */
 import { initBackend } from "../../core/device_select.ts";
+import { specsOverBudget } from "./budget.ts";
+import { fail } from "./cli.ts";
 import { timestamp, writeAtomic } from "./files.ts";
 import type { CommonOptions } from "./flags.ts";
 import { fig1aMarkdown } from "./marks.ts";
@@ -96,6 +98,9 @@ export async function runFamily(
 ): Promise<{ summary: FamilySummary; outDir: string }> {
   const outDir = o.out ?? `runs/${experiment}-${timestamp()}`;
   const backend = await initBackend(o.backend);
+  // Before the folder exists: an impossible size must leave nothing behind.
+  const tooBig = specsOverBudget(specs, backend);
+  if (tooBig) fail(`exp:${experiment}`, tooBig);
   await Deno.mkdir(outDir, { recursive: true });
   const t0 = performance.now();
   const seeds = [...new Set(specs.flatMap((s) => s.seeds))];

@@ -4,7 +4,7 @@
  * anything is written).
  */
 import { ARCH_NAMES, type ArchName, type ModelSize } from "./archs.ts";
-import { choiceFlag, fail, type FlagSpec, intFlag, intListFlag, numFlag } from "./cli.ts";
+import { choiceFlag, decimal, fail, type FlagSpec, intFlag, intListFlag, numFlag } from "./cli.ts";
 import { parseSizes } from "./sizes.ts";
 import { type ScheduleKind, SCHEDULES } from "./trainer.ts";
 
@@ -179,24 +179,23 @@ export function parseCommon(
     }
   }
   const fractions = opt("fractions", (v) => {
-    const fs = v.split(",").map((x) => Number(x.trim()));
+    const fs = v.split(",").map(decimal);
     if (!fs.length || fs.some((x) => !(x > 0 && x <= 1))) {
       fail(name, `--fractions must be numbers in (0, 1], got "${v}"`);
     }
     return [...new Set([...fs, 1])].sort((a, b) => a - b);
   });
   const p = opt("p", (v) => {
-    const x = Number(v);
+    const x = decimal(v);
     if (!(x > 0 && x < 1)) fail(name, `--p must be a probability in (0, 1), got "${v}"`);
     return x;
   });
   const clip = opt("clip", (v) => {
-    const x = Number(v);
+    const x = decimal(v);
     if (!(x >= 0) || !Number.isFinite(x)) fail(name, `--clip must be a number ≥ 0, got "${v}"`);
     return x;
   });
   const seeds = opt("seeds", (v) => intListFlag(name, "seeds", v));
-  if (seeds && new Set(seeds).size !== seeds.length) fail(name, `--seeds repeats a seed`);
   return {
     preset,
     protocol: opt("protocol", (v) => choiceFlag(name, "protocol", v, ["park", "grazzi"] as const)),
@@ -217,7 +216,7 @@ export function parseCommon(
       (v) => choiceFlag(name, "optimizer", v, ["adam", "adamw"] as const),
     ),
     weightDecay: opt("weight-decay", (v) => {
-      const x = Number(v);
+      const x = decimal(v);
       if (!(x >= 0) || !Number.isFinite(x)) {
         fail(name, `--weight-decay must be a number ≥ 0, got "${v}"`);
       }

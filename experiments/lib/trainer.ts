@@ -21,6 +21,7 @@ import {
   type Schedule as LrSchedule,
 } from "../../nn/optim.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../nn/checkpoint.ts";
+import { fieldError, jsonField } from "../../nn/checkpoint_meta.ts";
 import type { Module } from "../../nn/module.ts";
 import { appendLine } from "./files.ts";
 import { batchLosses, type SequenceModel } from "./icl.ts";
@@ -135,9 +136,10 @@ export async function train(
   const ckptPath = o.runDir ? `${o.runDir}/checkpoint.safetensors` : undefined;
   if (o.resume && ckptPath && (await exists(ckptPath))) {
     const meta = await loadCheckpoint(ckptPath, { model, optimizer: opt });
-    start = meta.step ?? 0;
-    if (meta.rng?.data) dataRng = Rng.fromState(meta.rng.data);
-    if (meta.metadata.ema) ema = JSON.parse(meta.metadata.ema) as EmaState;
+    const r = resumeState(ckptPath, meta, o);
+    start = r.step;
+    dataRng = r.dataRng;
+    ema = r.ema;
     if (!o.quiet) console.error(`${o.label ?? "train"}: resumed from ${ckptPath} at step ${start}`);
   }
   const metricsPath = o.runDir ? `${o.runDir}/metrics.jsonl` : undefined;
@@ -250,6 +252,51 @@ export async function train(
   }
   opt.dispose();
   return result;
+}
+
+/**
+ * What a resumed run takes from its checkpoint, checked against this run: a step within its
+ * steps, the data stream, the same model config, and a well-formed moving-average state.
+ */
+function resumeState(
+  path: string,
+  meta: Awaited<ReturnType<typeof loadCheckpoint>>,
+  o: TrainOptions,
+): { step: number; dataRng: Rng; ema: EmaState } {
+  const md = meta.metadata;
+  if (meta.step === null) throw fieldError(path, "step", md.step, "a non-negative integer");
+  if (meta.step > o.steps) {
+    throw fieldError(path, "step", md.step, `at most this run's ${o.steps} steps`);
+  }
+  if (!meta.rng?.data) throw fieldError(path, "rng", md.rng, `an RNG state under "data"`);
+  if (o.config && meta.config !== null && !sameJSON(meta.config, o.config)) {
+    throw fieldError(path, "config", md.config, `this run's ${JSON.stringify(o.config)}`);
+  }
+  const e = jsonField(path, "ema", md.ema) as Partial<Record<keyof EmaState, unknown>> | null;
+  const num = (x: unknown) => x === null || Number.isFinite(x);
+  if (
+    e !== null &&
+    (typeof e !== "object" || !num(e.ema) || !num(e.best) ||
+      !(e.bestStep === null || (Number.isInteger(e.bestStep) && (e.bestStep as number) >= 0)))
+  ) {
+    throw fieldError(path, "ema", md.ema, "{ema, best, bestStep}: numbers or null");
+  }
+  return {
+    step: meta.step,
+    dataRng: Rng.fromState(meta.rng.data),
+    ema: (e as EmaState | null) ?? { ema: null, best: null, bestStep: null },
+  };
+}
+
+/** Equal as JSON, whatever the key order. */
+function sameJSON(a: unknown, b: unknown): boolean {
+  const norm = (x: unknown): unknown =>
+    Array.isArray(x)
+      ? x.map(norm)
+      : x && typeof x === "object"
+      ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, norm((x as never)[k])]))
+      : x;
+  return JSON.stringify(norm(a)) === JSON.stringify(norm(b));
 }
 
 async function exists(path: string): Promise<boolean> {
