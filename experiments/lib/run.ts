@@ -238,7 +238,7 @@ async function trainLocked(ctx: RunContext, cell: Cell, runDir: string): Promise
       curriculum: spec.curriculum,
       logEvery: 25,
       evalEvery: spec.evalEvery,
-      onEval: async (step) => {
+      onEval: async () => {
         const ev = await evalMode(model, () => ctx.evaluate(model, ctx.curveSet, seed));
         return { late: ev.value };
       },
