@@ -37,7 +37,7 @@ export function emitLauncher(
     return [
       `# ${name}: ${cells.length} cells in ${n} shards over ${jobs} local GPU(s), then the report.`,
       `cd ${shellQuote(ROOT)} && DENO=\${DENO:-"npx -y deno@2.9.6"} && export DENO && ` +
-      `parallel -j ${jobs} --lb ${shellQuote(job)} ::: $(seq 0 ${n - 1}) && ` +
+      `parallel --will-cite -j ${jobs} --lb ${shellQuote(job)} ::: $(seq 0 ${n - 1}) && ` +
       `$DENO run -A experiments/report.ts ${shellQuote(dir)}`,
     ].join("\n");
   }
