@@ -3,7 +3,7 @@ export const ROOT = new URL("..", import.meta.url).pathname;
 
 /** 4 cells (2 architectures × 2 seeds), a few seconds on the CPU backend, bit-exact. */
 export const SWEEP = [
-  ...["--backend", "cpu", "--steps", "30", "--eval-every", "5", "--checkpoint-every", "5"],
+  ...["--backend", "cpu", "--steps", "20", "--eval-every", "5", "--checkpoint-every", "5"],
   ...["--eval-prompts", "16", "--baseline-prompts", "16", "--width", "8", "--heads", "2"],
   ...["--models", "transformer,mamba", "--seeds", "1,2", "--points", "6"],
 ];

@@ -86,7 +86,8 @@ export const COMMON_FLAGS: Record<string, FlagSpec> = {
   resume: {
     type: "boolean",
     default: false,
-    help: "continue in --out: finished runs are reused, unfinished ones restart from checkpoints",
+    help: "continue the run in --out, an error if it holds none (a folder of the same " +
+      "configuration is continued without it too: finished cells reused, others resumed)",
   },
   json: { type: "boolean", default: false, help: "print summary.json as the last line of stdout" },
   ...SWEEP_FLAGS,

@@ -28,7 +28,7 @@ export function familyReport(s: FamilySummary): string {
   }
   const diverged = s.tasks.flatMap((t) =>
     t.runs.filter((r) => r.error).map((r) =>
-      `- ${t.dir}/${r.model}-${r.size}-seed${r.seed}: ` +
+      `- ${r.cell ?? `${t.dir}/${r.model}-${r.size}-seed${r.seed}`}: ` +
       (r.diverged
         ? `diverged at step ${r.diverged.step} (last finite loss ${
           fmtV(r.diverged.lastLoss ?? NaN)

@@ -47,6 +47,8 @@ export interface PositionCurve {
 
 /** One trained model (architecture × size × seed); value and ci are its final checkpoint's. */
 export interface RunRow extends Estimate {
+  /** The cell's id (cells.ts), also its folder under the run folder. */
+  cell?: string;
   model: ArchName;
   size: string;
   width: number;
@@ -298,6 +300,7 @@ async function trainLocked(ctx: RunContext, cell: Cell, runDir: string): Promise
   const nan = () => Array(ctx.finalSet[0].predPos.length).fill(NaN);
   const final = points[points.length - 1];
   const row: RunRow = {
+    cell: cell.id,
     model: arch,
     size: label,
     width: size.width,
