@@ -6,8 +6,9 @@ export async function writeAtomic(path: string, data: string | Uint8Array): Prom
   await writeAtomicBytes(path, typeof data === "string" ? new TextEncoder().encode(data) : data);
 }
 
+/** Appends one JSONL record (NaN kept, see toJsonExact) in one write. */
 export async function appendLine(path: string, obj: unknown): Promise<void> {
-  await Deno.writeTextFile(path, JSON.stringify(obj) + "\n", { append: true });
+  await Deno.writeTextFile(path, toJsonExact(obj) + "\n", { append: true });
 }
 
 /**

@@ -1,6 +1,6 @@
 /** report.md of a run folder: the verdict, the marks tables, each task's views, diverged cells. */
 import type { FamilySummary } from "./family.ts";
-import { comparisonTable, fmtV } from "./tables.ts";
+import { comparisonTable, fmtV, sweepTable } from "./tables.ts";
 
 export function familyReport(s: FamilySummary): string {
   const out = [
@@ -20,6 +20,8 @@ export function familyReport(s: FamilySummary): string {
   ];
   for (const t of s.tasks) {
     out.push("", `## ${t.title}`, "", t.description, "");
+    out.push("Sweep (value @ training FLOPs at each evaluated checkpoint):", "");
+    out.push(sweepTable(t.points, t.runs), "");
     out.push(`At matched training FLOPs (budget ${t.budget.toExponential(2)}):`, "");
     out.push(comparisonTable(t.metric, t.models, [...t.baselines, t.trivial]), "");
     out.push(`At equal steps (${t.equalSteps.size}):`, "");

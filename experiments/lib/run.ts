@@ -107,7 +107,7 @@ async function readLines<T>(path: string): Promise<T[]> {
   }
   return text.split("\n").filter(Boolean).flatMap((l) => {
     try {
-      return [JSON.parse(l) as T];
+      return [fromJsonExact<T>(l)];
     } catch {
       return [];
     }

@@ -177,6 +177,12 @@ function settingsOf(spec: SuiteSpec): Record<string, unknown> {
 export function printSuite(s: SuiteSummary): void {
   console.log(`\nsweep (value @ training FLOPs at each evaluated checkpoint):`);
   console.log(sweepTable(s.points, s.runs));
+  for (const r of s.runs.filter((r) => r.diverged)) {
+    console.log(
+      `  diverged: ${r.cell ?? `${r.model} ${r.size} seed ${r.seed}`} at step ` +
+        `${r.diverged!.step} (its later checkpoints count as NaN)`,
+    );
+  }
   console.log(`\nat matched training FLOPs (budget ${s.budget.toExponential(2)}):`);
   console.log(comparisonTable(s.metric, s.models, [...s.baselines, s.trivial]));
   console.log(`\nat equal steps (${s.equalSteps.size}, all steps):`);
