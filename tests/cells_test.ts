@@ -107,6 +107,18 @@ Deno.test("cells: a finished folder is reused, never recomputed; another config 
   assert.match(other.stderr, /holds a run of another configuration.*--force/);
   assert.deepEqual(await snapshot(one), after, "a refused run changed files");
 
+  // A cell folder whose config.json was changed by hand is not trusted either.
+  const tampered = `${tmp}/tampered`;
+  await new Deno.Command("cp", { args: ["-r", one, tampered] }).output();
+  const [cell] = await cellDirs(tampered);
+  const cfg = JSON.parse(await Deno.readTextFile(`${cell}/config.json`));
+  await Deno.writeTextFile(`${cell}/config.json`, JSON.stringify({ ...cfg, lr: 0.5 }));
+  const held = await snapshot(tampered);
+  const t = await run("parity", [...SWEEP, "--out", tampered]);
+  assert.equal(t.code, 2, t.stderr);
+  assert.match(t.stderr, /config.json holds another configuration/);
+  assert.deepEqual(await snapshot(tampered), held);
+
   const forced = `${tmp}/forced`;
   await Deno.mkdir(forced);
   await Deno.copyFile(`${one}/experiment.json`, `${forced}/experiment.json`);

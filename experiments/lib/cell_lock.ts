@@ -7,7 +7,9 @@
 const HEARTBEAT_MS = 30_000;
 const STALE_MS = 10 * 60_000;
 
-export class CellLockedError extends Error {}
+/** A cell this process must not run (held by another, or its folder holds another run). */
+export class CellRefusedError extends Error {}
+export class CellLockedError extends CellRefusedError {}
 
 interface LockInfo {
   pid: number;

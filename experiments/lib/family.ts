@@ -5,7 +5,7 @@
  */
 import { initBackend } from "../../core/device_select.ts";
 import { enumerateCells } from "./cells.ts";
-import { CellLockedError } from "./cell_lock.ts";
+import { CellRefusedError } from "./cell_lock.ts";
 import { emitLauncher } from "./emit.ts";
 import { timestamp, writeAtomic } from "./files.ts";
 import { familyReport } from "./report_md.ts";
@@ -143,7 +143,7 @@ export async function runFamily(
       if (r.summary) tasks.push(r.summary);
       pending.push(...r.pending);
     } catch (e) {
-      if (!(e instanceof CellLockedError)) throw e;
+      if (!(e instanceof CellRefusedError)) throw e;
       console.error(`${name}: ${e.message}`);
       Deno.exit(2);
     }

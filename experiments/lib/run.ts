@@ -15,7 +15,7 @@ import type { IclBatch } from "../../tasks/task.ts";
 import type { ArchName } from "./archs.ts";
 import { checkAgainstCpu, reportCheck } from "./backend_check.ts";
 import { canonicalJson, type Cell } from "./cells.ts";
-import { lockCell } from "./cell_lock.ts";
+import { CellRefusedError, lockCell } from "./cell_lock.ts";
 import { appendLine, fromJsonExact, toJsonExact, writeAtomic } from "./files.ts";
 import { fmtTime } from "./progress.ts";
 import { sizeLabel } from "./sizes.ts";
@@ -202,7 +202,7 @@ async function trainLocked(ctx: RunContext, cell: Cell, runDir: string): Promise
   const stored = await readJson<Record<string, unknown>>(`${runDir}/config.json`);
   const config = { id: cell.id, hash: cell.hash, ...cell.config };
   if (stored && canonicalJson(stored) !== canonicalJson(config)) {
-    throw new Error(
+    throw new CellRefusedError(
       `cell ${cell.id}: ${runDir}/config.json holds another configuration; refusing to mix ` +
         `records (use --force to start the run folder afresh, or another --out)`,
     );
