@@ -62,6 +62,8 @@ Deno.test("cells: --cell runs only that cell; bad --shard and unknown --cell exi
       [["--shard", "x"], /--shard must be I\/N/],
       [["--cell", "sparse_parity/nope"], /--cell names no cell.*nope/],
       [["--emit", "pbs"], /--emit must be one of slurm, parallel/],
+      [["--checkpoint-every", ""], /--checkpoint-every needs a value/],
+      [["--shard", "0/2", "--cell", first.id], /--shard and --cell both pick cells/],
     ] as const
   ) {
     const b = await run("parity", [...QUICK, ...bad, "--out", `${tmp}/bad`]);

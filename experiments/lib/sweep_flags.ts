@@ -64,6 +64,10 @@ export interface SweepOptions {
 /** Validates the sweep flags (exit 2 naming the flag). */
 export function parseSweep(name: string, f: Record<string, string | boolean | undefined>) {
   const s = (k: string) => f[k] as string | undefined;
+  for (const [k, spec] of Object.entries(SWEEP_FLAGS)) {
+    // An empty value is a mistake (an unset shell variable), not "use the default".
+    if (spec.type === "string" && s(k)?.trim() === "") fail(name, `--${k} needs a value, got ""`);
+  }
   let shard: SweepOptions["shard"];
   if (s("shard") !== undefined) {
     const m = /^(\d+)\/(\d+)$/.exec(s("shard")!.trim());
