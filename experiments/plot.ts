@@ -69,7 +69,9 @@ export function formatTick(v: number): string {
 
 /**
  * Renders the curves as a standalone SVG document string. Throws if a series' arrays have
- * mismatched lengths or no series has a finite point.
+ * mismatched lengths. Series without a finite point (a diverged run) are left out and named
+ * under the plot; with none left the figure is a note saying so, not an error, so a run whose
+ * every model diverged still writes its figures.
  */
 export function errorCurveSvg(opts: ErrorCurveOptions): string {
   const width = opts.width ?? 720, height = opts.height ?? 440;
@@ -87,8 +89,14 @@ export function errorCurveSvg(opts: ErrorCurveOptions): string {
     }
   }
   const ok = (v: number) => Number.isFinite(v) && (!opts.logY || v > 0);
-  const xs = opts.series.flatMap((s) => s.x.filter((_, i) => ok(s.y[i])));
-  const ys = opts.series.flatMap((s) => [...s.y, ...(s.lo ?? []), ...(s.hi ?? [])].filter(ok));
+  // Colours are fixed before series are left out, so the others keep theirs.
+  const all = opts.series.map((s, i) => ({ ...s, color: s.color ?? PALETTE[i % PALETTE.length] }));
+  const series = all.filter((s) => s.y.some((v, j) => ok(v) && Number.isFinite(s.x[j])));
+  const skipped = all.filter((s) => !series.includes(s)).map((s) => s.name);
+  const note = skipped.length ? `not plotted (no finite values): ${skipped.join(", ")}` : "";
+  if (!series.length) return emptyFigure(opts.title, note || "no series to plot");
+  const xs = series.flatMap((s) => s.x.filter((_, i) => ok(s.y[i])));
+  const ys = series.flatMap((s) => [...s.y, ...(s.lo ?? []), ...(s.hi ?? [])].filter(ok));
   const [x0, x1] = extent(xs);
   const [y0, y1] = extent(ys);
   if (x0 === undefined || x1 === undefined || y0 === undefined || y1 === undefined) {
@@ -143,7 +151,7 @@ export function errorCurveSvg(opts: ErrorCurveOptions): string {
   // Bands first, then lines on top, all clipped to the plot area.
   out.push(`<g clip-path="url(#plot-area)">`);
   const color = (s: PlotSeries, i: number) => s.color ?? PALETTE[i % PALETTE.length];
-  opts.series.forEach((s, i) => {
+  series.forEach((s, i) => {
     if (!s.lo || !s.hi) return;
     const lo = s.lo, hi = s.hi;
     const band = area<number>()
@@ -154,7 +162,7 @@ export function errorCurveSvg(opts: ErrorCurveOptions): string {
     const d = band(s.x.map((_, j) => j));
     if (d) out.push(`<path d="${d}" fill="${color(s, i)}" fill-opacity="0.18" stroke="none"/>`);
   });
-  opts.series.forEach((s, i) => {
+  series.forEach((s, i) => {
     const path = line<number>()
       .defined((j) => ok(s.y[j]) && Number.isFinite(s.x[j]))
       .x((j) => xScale(s.x[j]))
@@ -169,7 +177,7 @@ export function errorCurveSvg(opts: ErrorCurveOptions): string {
 
   // Legend to the right of the plot.
   const lx = plotW + 16;
-  opts.series.forEach((s, i) => {
+  series.forEach((s, i) => {
     const ly = 8 + i * 20;
     const dash = s.dashed ? ` stroke-dasharray="6 4"` : "";
     out.push(
@@ -178,8 +186,20 @@ export function errorCurveSvg(opts: ErrorCurveOptions): string {
       `<text x="${lx + 32}" y="${ly + 4}" fill="#222">${escapeXml(s.name)}</text>`,
     );
   });
-  out.push(`</g>`, `</svg>`);
+  out.push(`</g>`);
+  if (note) {
+    out.push(`<text x="8" y="${height - 6}" font-size="11" fill="#a00">${escapeXml(note)}</text>`);
+  }
+  out.push(`</svg>`);
   return out.join("\n") + "\n";
+}
+
+/** A figure with nothing to draw: its title and why. */
+export function emptyFigure(title: string, why: string): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="720" height="80" ${FONT} font-size="13">` +
+    `<rect width="720" height="80" fill="white"/>` +
+    `<text x="10" y="28" font-size="15">${escapeXml(title)}</text>` +
+    `<text x="10" y="56" fill="#a00">no finite points to plot; ${escapeXml(why)}</text></svg>\n`;
 }
 
 function isDecade(v: number): boolean {

@@ -121,18 +121,27 @@ async function readAll(ts: readonly Tensor[]): Promise<Float32Array[]> {
   return out;
 }
 
-/** Write via a temporary file, fsync and rename, so a crash never leaves a half-written file. */
+/**
+ * Write via a temporary file, fsync and rename, so a crash never leaves a half-written file.
+ * The temporary name is unique (pid and a random suffix): two writers of one path must not
+ * share it, or one renames the other's half-written file away.
+ */
 export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  const tmp = `${path}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
-    let done = 0;
-    while (done < bytes.length) done += await f.write(bytes.subarray(done));
-    await f.sync();
-  } finally {
-    f.close();
+    const f = await Deno.open(tmp, { write: true, createNew: true });
+    try {
+      let done = 0;
+      while (done < bytes.length) done += await f.write(bytes.subarray(done));
+      await f.sync();
+    } finally {
+      f.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
   }
-  await Deno.rename(tmp, path);
   // Persist the rename itself; not every platform lets a directory be opened, so best effort.
   try {
     const slash = path.lastIndexOf("/");

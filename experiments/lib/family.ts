@@ -6,13 +6,19 @@
 import { initBackend } from "../../core/device_select.ts";
 import { specsOverBudget } from "./budget.ts";
 import { fail } from "./cli.ts";
+import { enumerateCells } from "./cells.ts";
+import { CellRefusedError } from "./cell_lock.ts";
+import { emitLauncher } from "./emit.ts";
 import { timestamp, writeAtomic } from "./files.ts";
+import { familyReport } from "./report_md.ts";
+import { experimentRecord, prepareRunFolder } from "./run_folder.ts";
+import { listCells, selectCells } from "./select.ts";
 import type { CommonOptions } from "./flags.ts";
 import { fig1aMarkdown } from "./marks.ts";
 import { fmtTime } from "./progress.ts";
 import type { ModelRow } from "./compare.ts";
 import type { SuiteSpec } from "./spec.ts";
-import { runSuite, type SuiteSummary } from "./suite.ts";
+import { type PendingCell, runSuite, type SuiteSummary } from "./suite.ts";
 
 /** One architecture of one task, flattened: a ModelRow's contract fields, marks, and where. */
 export type FlatRow =
@@ -90,33 +96,81 @@ function marksOf(tasks: SuiteSummary[], pick: (t: SuiteSummary) => ModelRow[]) {
   );
 }
 
-/** Runs every spec into `<out>/<dir>/`, then builds the combined summary (not yet written). */
+/**
+ * Runs this process's cells of every spec into `<out>/<dir>/`, then builds the combined summary
+ * (not yet written). `--list-cells` and `--emit` print and exit 0; a process whose cells are done
+ * while others' are not (a shard) lists what is left and exits 0: exp:report merges.
+ */
 export async function runFamily(
   experiment: string,
   specs: SuiteSpec[],
   o: CommonOptions,
 ): Promise<{ summary: FamilySummary; outDir: string }> {
+  const name = `exp:${experiment}`;
+  const cells = enumerateCells(specs);
+  const sw = o.sweep;
+  if (sw.listCells) {
+    console.log(listCells(cells, sw.shards));
+    Deno.exit(0);
+  }
   const outDir = o.out ?? `runs/${experiment}-${timestamp()}`;
-  const backend = await initBackend(o.backend);
+  if (sw.emit) {
+    console.log(emitLauncher(name, experiment, cells, outDir, sw));
+    Deno.exit(0);
+  }
+  const selected = selectCells(name, cells, sw);
+  const backend = await initBackend(sw.report ? "cpu" : o.backend, sw.report);
   // Before the folder exists: an impossible size must leave nothing behind.
-  const tooBig = specsOverBudget(specs, backend);
-  if (tooBig) fail(`exp:${experiment}`, tooBig);
-  await Deno.mkdir(outDir, { recursive: true });
+  const tooBig = sw.report ? null : specsOverBudget(specs, backend);
+  if (tooBig) fail(name, tooBig);
+  await prepareRunFolder(name, outDir, experimentRecord(experiment, cells), {
+    resume: o.resume,
+    force: sw.force,
+    report: sw.report,
+  });
   const t0 = performance.now();
   const seeds = [...new Set(specs.flatMap((s) => s.seeds))];
   console.log(
     `${experiment}: preset ${o.preset}, ${specs.length} task(s), seeds ${seeds.join(",")}`,
   );
   console.log(`  backend ${backend.name} (${backend.description}); run folder ${outDir}`);
+  console.log(`  ${selected.size} of ${cells.length} cells to run in this process`);
   const tasks: SuiteSummary[] = [];
+  const pending: PendingCell[] = [];
   for (const spec of specs) {
-    tasks.push(
-      await runSuite(spec, backend, {
+    try {
+      const r = await runSuite(spec, backend, {
         dir: `${outDir}/${spec.dir ?? spec.key}`,
-        resume: o.resume,
+        cells: cells.filter((c) => c.spec === spec),
+        selected,
         check: !o.noCheck,
-      }),
+      });
+      if (r.summary) tasks.push(r.summary);
+      pending.push(...r.pending);
+    } catch (e) {
+      if (!(e instanceof CellRefusedError)) throw e;
+      console.error(`${name}: ${e.message}`);
+      Deno.exit(2);
+    }
+  }
+  if (pending.length) {
+    const lines = pending.map((p) =>
+      `  ${p.state === "missing" ? "missing   " : "unfinished"} ${p.id}`
     );
+    console.log(
+      `\n${cells.length - pending.length} of ${cells.length} cells have results in ${outDir}; ` +
+        `left (unfinished: started, then failed or still running):\n${lines.join("\n")}`,
+    );
+    if (sw.report) {
+      console.error(
+        `${name}: --report: ${pending.length} cell(s) without a result; nothing written`,
+      );
+      Deno.exit(3);
+    }
+    console.log(
+      `this process's cells are done; merge the folders with: deno task exp:report DIR...`,
+    );
+    Deno.exit(0);
   }
   const fig = marksOf(tasks, (t) => t.models);
   const eq = marksOf(tasks, (t) => t.equalSteps.models);
@@ -129,7 +183,11 @@ export async function runFamily(
     summary: {
       experiment,
       preset: o.preset,
-      backend: backend.description,
+      // The cells' own backends, so a merged summary says what the cells trained on.
+      backend: [
+        ...new Set(tasks.flatMap((t) => t.runs.map((r) => r.backend ?? backend.description))),
+      ]
+        .join("; "),
       seeds,
       wallSeconds: (performance.now() - t0) / 1000,
       models: tasks.flatMap((t) => flat(t, t.models)),
@@ -150,9 +208,12 @@ export async function finishFamily(
   json: boolean,
 ): Promise<void> {
   await writeAtomic(`${outDir}/summary.json`, JSON.stringify(summary, null, 2));
+  await writeAtomic(`${outDir}/report.md`, familyReport(summary));
   console.log(`\nmarks at matched training FLOPs (ours (paper)):\n${summary.marksTable}\n`);
   console.log(`marks at equal steps, reference size:\n${summary.equalStepsTable}\n`);
   console.log(`verdict: ${summary.verdict}`);
-  console.log(`total wall time ${fmtTime(summary.wallSeconds)}; wrote ${outDir}/summary.json`);
+  console.log(
+    `total wall time ${fmtTime(summary.wallSeconds)}; wrote ${outDir}/summary.json, report.md`,
+  );
   if (json) console.log(JSON.stringify(summary));
 }

@@ -3,7 +3,7 @@
  * Garg-style curve, with the baselines), the learning curves of the reference-size runs, and
  * error against training FLOPs over the whole sweep (Park's Fig. 2 style, plot_flops.ts).
  */
-import { errorCurveSvg, type PlotSeries } from "../plot.ts";
+import { emptyFigure, errorCurveSvg, type PlotSeries } from "../plot.ts";
 import { flopsFigureSvg, type FlopsSeries } from "../plot_flops.ts";
 import { ARCH_COLOR, type ArchName } from "./archs.ts";
 import type { Comparison } from "./compare.ts";
@@ -131,8 +131,7 @@ export function suiteFigures(
     });
   } catch {
     // Every run diverged: an empty figure says so instead of failing the suite.
-    flops = `<svg xmlns="http://www.w3.org/2000/svg" width="400" height="60"><text x="10" ` +
-      `y="30">no finite points to plot</text></svg>\n`;
+    flops = emptyFigure(`${spec.title}: vs training FLOPs`, "every run diverged");
   }
   return [byPosition, curves, flops];
 }

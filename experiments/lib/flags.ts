@@ -7,6 +7,8 @@ import { ARCH_NAMES, type ArchName, type ModelSize } from "./archs.ts";
 import { choiceFlag, decimal, fail, type FlagSpec, intFlag, intListFlag, numFlag } from "./cli.ts";
 import { parseSizes } from "./sizes.ts";
 import { type ScheduleKind, SCHEDULES } from "./trainer.ts";
+// Run folders and scale-out (issue 16): their own block, parsed in sweep_flags.ts.
+import { parseSweep, SWEEP_FLAGS, type SweepOptions } from "./sweep_flags.ts";
 
 /** Flags every script accepts. */
 export const COMMON_FLAGS: Record<string, FlagSpec> = {
@@ -84,9 +86,11 @@ export const COMMON_FLAGS: Record<string, FlagSpec> = {
   resume: {
     type: "boolean",
     default: false,
-    help: "continue in --out: finished runs are reused, unfinished ones restart from checkpoints",
+    help: "continue the run in --out, an error if it holds none (a folder of the same " +
+      "configuration is continued without it too: finished cells reused, others resumed)",
   },
   json: { type: "boolean", default: false, help: "print summary.json as the last line of stdout" },
+  ...SWEEP_FLAGS,
 };
 
 /** Task flags; each script offers the ones that apply to its tasks. */
@@ -138,6 +142,7 @@ export interface CommonOptions {
   out?: string;
   resume: boolean;
   json: boolean;
+  sweep: SweepOptions;
   dims?: number;
   points?: number;
   k?: number;
@@ -240,6 +245,7 @@ export function parseCommon(
     out: s("out"),
     resume: f.resume === true,
     json: f.json === true,
+    sweep: parseSweep(name, f),
     dims: int("dims"),
     points: int("points", 2),
     k: int("k"),

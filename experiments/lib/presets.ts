@@ -76,7 +76,8 @@ const PARK_QUICK: Recipe = {
   evalPrompts: 1280,
   curvePrompts: 128,
   evalEvery: 100,
-  checkpointEvery: 0,
+  // Quick runs checkpoint too, so a killed one resumes (and the best-EMA cadence stays 100).
+  checkpointEvery: 100,
   heavyPrompts: 64,
 };
 
@@ -283,6 +284,7 @@ export function makeSpec(part: TaskPart, o: CommonOptions): SuiteSpec {
     r.curvePrompts = Math.min(r.curvePrompts, o.evalPrompts);
   }
   if (o.evalEvery) r.evalEvery = o.evalEvery;
+  if (o.sweep?.checkpointEvery !== undefined) r.checkpointEvery = o.sweep.checkpointEvery;
   if (o.heavyPrompts) r.heavyPrompts = o.heavyPrompts;
   r.heavyPrompts = Math.min(r.heavyPrompts, r.evalPrompts);
   if (r.warmup >= r.steps) {

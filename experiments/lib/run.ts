@@ -2,18 +2,21 @@
  * One training run of a suite: an architecture at one size and seed, trained on the spec's
  * task with its recipe, evaluated on the shared test prompts at every checkpoint fraction (the
  * points of the FLOPs figure), on the smaller curve set every `evalEvery` steps (the learning
- * curve), and, with the moving-average criterion on, at its best checkpoint. Everything it
- * measures is written to its run folder as it goes, so `--resume` picks up finished runs and
- * evaluated checkpoints.
+ * curve), and, with the moving-average criterion on, at its best checkpoint. A run is a cell
+ * (cells.ts) and owns its folder under a lock: everything it measures is written there as it
+ * goes, a finished cell is reused, an unfinished one resumes from its checkpoint with its
+ * records cut back to it, and a divergence is recorded as the cell's result.
  */
 import type { Backend } from "../../core/backend.ts";
 import { cpuBackend } from "../../core/device_select.ts";
 import { type ICLModel, loadCheckpoint, makeModel, type ModelConfig } from "../../nn/mod.ts";
 import type { Curriculum } from "../../tasks/curriculum.ts";
 import type { IclBatch } from "../../tasks/task.ts";
-import type { ArchName, ModelSize } from "./archs.ts";
+import type { ArchName } from "./archs.ts";
 import { checkAgainstCpu, reportCheck } from "./backend_check.ts";
-import { appendLine, writeAtomic } from "./files.ts";
+import { canonicalJson, type Cell } from "./cells.ts";
+import { CellRefusedError, lockCell } from "./cell_lock.ts";
+import { appendLine, fromJsonExact, toJsonExact, writeAtomic } from "./files.ts";
 import { fmtTime } from "./progress.ts";
 import { sizeLabel } from "./sizes.ts";
 import { fmtV } from "./tables.ts";
@@ -44,6 +47,8 @@ export interface PositionCurve {
 
 /** One trained model (architecture × size × seed); value and ci are its final checkpoint's. */
 export interface RunRow extends Estimate {
+  /** The cell's id (cells.ts), also its folder under the run folder. */
+  cell?: string;
   model: ArchName;
   size: string;
   width: number;
@@ -63,7 +68,11 @@ export interface RunRow extends Estimate {
   best?: Estimate & { step: number; ema: number };
   extra?: Record<string, Estimate>;
   byPosition: PositionCurve;
+  /** The adapter or CPU backend it trained on. */
+  backend?: string;
   error?: string;
+  /** A non-finite loss stopped it: where, and the last finite loss logged before. */
+  diverged?: { step: number; lastLoss: number | null };
 }
 
 /** What every run of one suite shares. */
@@ -71,7 +80,6 @@ export interface RunContext {
   spec: SuiteSpec;
   backend: Backend;
   dir: string;
-  resume: boolean;
   /** Check each model configuration's first step on WebGPU against the CPU backend. */
   check: boolean;
   finalSet: IclBatch[];
@@ -89,11 +97,40 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
+/** The parsable records of a JSONL file (a torn last line, from a kill, is skipped). */
 async function readLines<T>(path: string): Promise<T[]> {
+  let text = "";
   try {
-    return (await Deno.readTextFile(path)).split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    text = await Deno.readTextFile(path);
   } catch {
     return [];
+  }
+  return text.split("\n").filter(Boolean).flatMap((l) => {
+    try {
+      return [fromJsonExact<T>(l)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** The files a cell writes; a fresh start removes any left from an unfinished earlier one. */
+const CELL_FILES = [
+  "metrics.jsonl",
+  "points.jsonl",
+  "progress.json",
+  "result.json",
+  "checkpoint.safetensors",
+  "best.safetensors",
+];
+
+/** A cell's result if it finished (possibly diverged) in `dir`, else undefined. */
+export async function readResult(dir: string, cell: Cell): Promise<RunRow | undefined> {
+  try {
+    return fromJsonExact<RunRow>(await Deno.readTextFile(`${dir}/${cell.folder}/result.json`));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new Error(`${dir}/${cell.folder}/result.json: ${(e as Error).message}`);
   }
 }
 
@@ -142,61 +179,54 @@ async function checkOnce(ctx: RunContext, model: ICLModel, cfg: ModelConfig, see
   }
 }
 
-/** Trains and evaluates one run (or reuses it with `resume`). */
-export async function trainRun(
-  ctx: RunContext,
-  arch: ArchName,
-  size: ModelSize,
-  seed: number,
-): Promise<RunRow> {
+/**
+ * Trains and evaluates one cell in its folder under its lock (or reuses its result). A folder
+ * whose config.json differs from the cell's is refused: its files belong to another run.
+ */
+export async function trainRun(ctx: RunContext, cell: Cell): Promise<RunRow> {
+  const runDir = `${ctx.dir}/${cell.folder}`;
+  await Deno.mkdir(runDir, { recursive: true });
+  const release = await lockCell(runDir, cell.id);
+  try {
+    return await trainLocked(ctx, cell, runDir);
+  } finally {
+    await release();
+  }
+}
+
+async function trainLocked(ctx: RunContext, cell: Cell, runDir: string): Promise<RunRow> {
   const { spec, backend } = ctx;
+  const { arch, size, seed } = cell;
   const cfg = specConfig(spec, arch, size);
   const label = sizeLabel(size);
-  const runDir = `${ctx.dir}/${arch}-${label}-seed${seed}`;
-  await Deno.mkdir(runDir, { recursive: true });
-  const cached = ctx.resume ? await readJson<RunRow>(`${runDir}/result.json`) : undefined;
-  if (cached && cached.steps === spec.steps && !cached.error) {
-    console.log(`  ${arch} ${label} seed ${seed}: finished earlier, reusing ${runDir}/result.json`);
+  const stored = await readJson<Record<string, unknown>>(`${runDir}/config.json`);
+  const config = { id: cell.id, hash: cell.hash, ...cell.config };
+  if (stored && canonicalJson(stored) !== canonicalJson(config)) {
+    throw new CellRefusedError(
+      `cell ${cell.id}: ${runDir}/config.json holds another configuration; refusing to mix ` +
+        `records (use --force to start the run folder afresh, or another --out)`,
+    );
+  }
+  const cached = stored ? await readResult(ctx.dir, cell) : undefined;
+  if (cached) {
+    console.log(`  ${cell.id}: finished earlier, reusing its result.json`);
     return cached;
   }
-  if (!ctx.resume) {
-    // A fresh run in an old folder must not append to, or reuse, the old run's files.
-    for (
-      const f of [
-        "metrics.jsonl",
-        "points.jsonl",
-        "progress.json",
-        "result.json",
-        "checkpoint.safetensors",
-        "best.safetensors",
-      ]
-    ) await Deno.remove(`${runDir}/${f}`).catch(() => {});
+  const resume = stored !== undefined;
+  if (!resume) {
+    // A fresh cell must not append to, or resume from, files of an unrecorded earlier run.
+    for (const f of CELL_FILES) await Deno.remove(`${runDir}/${f}`).catch(() => {});
+    await writeAtomic(`${runDir}/config.json`, JSON.stringify(config, null, 2));
   }
   const lr = lrOf(spec, arch);
-  await writeAtomic(
-    `${runDir}/config.json`,
-    JSON.stringify(
-      { task: spec.key, description: spec.description, seed, lr, size, model: cfg },
-      null,
-      2,
-    ),
-  );
   const model = makeModel(cfg, { seed, backend });
   if (ctx.check) await checkOnce(ctx, model, cfg, seed);
   const flopsAt = (step: number) => trainFlops(cfg, spec.task, spec.curriculum, spec.batch, step);
-  // A resumed run appends again what it re-evaluates after its last checkpoint: the last wins.
-  const points: RunPoint[] = ctx.resume
-    ? [...new Map((await readLines<RunPoint>(`${runDir}/points.jsonl`)).map((p) => [p.step, p]))
-      .values()]
-    : [];
-  const curve: { step: number; value: number }[] = [];
-  const progress = ctx.resume
-    ? await readJson<{ seconds: number }>(`${runDir}/progress.json`)
-    : undefined;
-  const prior = progress?.seconds ?? 0;
+  // The trainer cuts points.jsonl back to the checkpoint, so the points are read after it.
+  const points: RunPoint[] = [];
   let last: ModelEval | undefined;
   let error: string | undefined, steps = 0, seconds = 0, best: RunRow["best"];
-  const t0 = performance.now();
+  let diverged: RunRow["diverged"];
   try {
     const res = await train(model, spec.task, backend, {
       steps: spec.steps,
@@ -210,13 +240,8 @@ export async function trainRun(
       curriculum: spec.curriculum,
       logEvery: 25,
       evalEvery: spec.evalEvery,
-      onEval: async (step) => {
+      onEval: async () => {
         const ev = await evalMode(model, () => ctx.evaluate(model, ctx.curveSet, seed));
-        curve.push({ step, value: ev.value });
-        await writeAtomic(
-          `${runDir}/progress.json`,
-          JSON.stringify({ step, seconds: prior + (performance.now() - t0) / 1000 }),
-        );
         return { late: ev.value };
       },
       checkpointAt: checkpointSteps(spec.steps, spec.fractions),
@@ -224,9 +249,6 @@ export async function trainRun(
         const ev = await evalMode(model, () => ctx.evaluate(model, ctx.finalSet, seed));
         const p: RunPoint = { step, flops: flopsAt(step), value: ev.value, ci: ev.ci };
         if (ev.extra) p.extra = ev.extra;
-        const i = points.findIndex((q) => q.step === step);
-        if (i >= 0) points.splice(i, 1);
-        points.push(p);
         await appendLine(`${runDir}/points.jsonl`, p);
         if (step === spec.steps) last = ev;
       },
@@ -239,29 +261,32 @@ export async function trainRun(
         }
         : undefined,
       runDir,
+      records: ["points.jsonl"],
       checkpointEvery: spec.checkpointEvery,
-      resume: ctx.resume,
+      resume,
       label: `${spec.dir ?? spec.key}/${arch} ${label} seed ${seed}`,
       config: { model: cfg },
       loss: spec.head ? (b) => spec.head!.loss(model, b, backend) : undefined,
     });
     steps = res.steps;
-    seconds = prior + res.seconds;
+    seconds = res.seconds;
     if (res.best) best = { ...(await evalBest(ctx, cfg, runDir, seed)), ...res.best };
   } catch (e) {
     if (!(e instanceof NonFiniteLossError)) throw e;
     error = e.message;
-    seconds = prior + (performance.now() - t0) / 1000;
+    seconds = e.seconds;
+    steps = e.step;
+    diverged = { step: e.step, lastLoss: e.lastLoss };
     console.error(e.message);
   }
-  if (ctx.resume) {
-    const have = new Set(curve.map((c) => c.step));
-    for (const r of await readLines<{ step: number; late?: number }>(`${runDir}/metrics.jsonl`)) {
-      if (typeof r.late === "number" && !have.has(r.step)) {
-        curve.push({ step: r.step, value: r.late });
-      }
-    }
-    curve.sort((a, b) => a.step - b.step);
+  // Curve and points come from the cell's files, so a resumed cell's equal an uninterrupted one's.
+  const curve = (await readLines<{ step: number; late?: number }>(`${runDir}/metrics.jsonl`))
+    .filter((r) => typeof r.late === "number")
+    .map((r) => ({ step: r.step, value: r.late! }));
+  for (const p of await readLines<RunPoint>(`${runDir}/points.jsonl`)) {
+    const i = points.findIndex((q) => q.step === p.step);
+    if (i >= 0) points.splice(i, 1);
+    points.push(p);
   }
   // A diverged run's later checkpoints are NaN, so a diverged seed is never averaged away.
   for (const step of checkpointSteps(spec.steps, spec.fractions)) {
@@ -275,6 +300,7 @@ export async function trainRun(
   const nan = () => Array(ctx.finalSet[0].predPos.length).fill(NaN);
   const final = points[points.length - 1];
   const row: RunRow = {
+    cell: cell.id,
     model: arch,
     size: label,
     width: size.width,
@@ -295,13 +321,18 @@ export async function trainRun(
     byPosition: st
       ? { mean: arr(st.mean), lo: arr(st.lo), hi: arr(st.hi) }
       : { mean: nan(), lo: nan(), hi: nan() },
+    backend: backend.description,
     error,
+    diverged,
   };
   model.dispose();
-  await writeAtomic(`${runDir}/result.json`, JSON.stringify(row));
+  await writeAtomic(`${runDir}/result.json`, toJsonExact(row));
   const bestText = best ? `; best-EMA checkpoint (step ${best.step}) ${fmtV(best.value)}` : "";
+  const how = diverged ? `diverged at step ${diverged.step}; ` : "";
   console.log(
-    `  ${arch} ${label} seed ${seed}: ${fmtV(row.value)} [${row.ci.map(fmtV).join(", ")}] after ` +
+    `  ${arch} ${label} seed ${seed}: ${how}${fmtV(row.value)} [${
+      row.ci.map(fmtV).join(", ")
+    }] after ` +
       `${steps} steps, ${fmtTime(seconds)} (${row.params.toLocaleString("en-US")} params)` +
       bestText,
   );

@@ -12,9 +12,10 @@ import { compareRuns, type Comparison, type ModelRow } from "./compare.ts";
 import { evalBatches, evaluateModel, rangeMean } from "./evaluate.ts";
 import { FIGURES, suiteFigures } from "./figures.ts";
 import { writeAtomic } from "./files.ts";
-import { type RunRow, trainRun } from "./run.ts";
+import { readResult, type RunRow, trainRun } from "./run.ts";
+import type { Cell } from "./cells.ts";
 import { sizeLabel } from "./sizes.ts";
-import { type ModelEval, sizesOf, type SuiteSpec } from "./spec.ts";
+import type { ModelEval, SuiteSpec } from "./spec.ts";
 import { comparisonTable, fmtV, sweepTable } from "./tables.ts";
 
 /** What `runSuite` returns and writes to `<dir>/summary.json`. */
@@ -44,12 +45,27 @@ export interface SuiteSummary {
   figures: string[];
 }
 
-/** Train, evaluate and mark every run of `spec`; writes into `dir`. */
+/** A cell without a result: never started here, or started and not finished (failed, running). */
+export interface PendingCell {
+  id: string;
+  state: "missing" | "unfinished";
+}
+
+/** What a suite's cells and this process's selection give: the summary once all are done. */
+export interface SuiteOutcome {
+  summary?: SuiteSummary;
+  pending: PendingCell[];
+}
+
+/**
+ * Trains the selected cells of `spec` (the others are read from their folders), then, when
+ * every cell has a result, compares, marks and writes the suite's figures and summary.json.
+ */
 export async function runSuite(
   spec: SuiteSpec,
   backend: Backend,
-  opts: { dir: string; resume: boolean; check?: boolean },
-): Promise<SuiteSummary> {
+  opts: { dir: string; cells: Cell[]; selected: Set<string>; check?: boolean },
+): Promise<SuiteOutcome> {
   const { dir } = opts;
   const task = spec.task;
   await Deno.mkdir(dir, { recursive: true });
@@ -68,24 +84,36 @@ export async function runSuite(
   };
   const evaluate = (m: ICLModel, b: IclBatch[], seed: number): Promise<ModelEval> =>
     spec.head ? spec.head.evaluate(m, b, backend, spec.late, seed) : defaultEval(m, b, seed);
-  const first = promptsOf(spec.seeds[0]);
-  const { trivial, baselines, curves } = referenceRows(spec, first.finalSet, spec.seeds[0]);
-
   const runs: RunRow[] = [];
+  const pending: PendingCell[] = [];
   for (const seed of spec.seeds) {
+    const mine = opts.cells.filter((c) => c.seed === seed);
+    const train = mine.some((c) => opts.selected.has(c.id));
     const ctx = {
       spec,
       backend,
       dir,
-      resume: opts.resume,
       check: opts.check ?? false,
-      ...promptsOf(seed),
+      // Test prompts are only drawn where a cell of this seed trains here.
+      ...(train ? promptsOf(seed) : { finalSet: [], curveSet: [] }),
       evaluate,
     };
-    for (const m of spec.models) {
-      for (const size of sizesOf(spec, m)) runs.push(await trainRun(ctx, m, size, seed));
+    for (const cell of mine) {
+      const row = opts.selected.has(cell.id)
+        ? await trainRun(ctx, cell)
+        : await readResult(dir, cell);
+      if (row) runs.push(row);
+      else {
+        const started = await Deno.stat(`${dir}/${cell.folder}/config.json`).then(() => true)
+          .catch(() => false);
+        pending.push({ id: cell.id, state: started ? "unfinished" : "missing" });
+      }
     }
   }
+  if (pending.length) return { pending };
+  // Baselines and the trivial level come last: a shard that does not finish the suite skips them.
+  const first = promptsOf(spec.seeds[0]);
+  const { trivial, baselines, curves } = referenceRows(spec, first.finalSet, spec.seeds[0]);
 
   const cmp = compareRuns(spec, runs, trivial.value, higherIsBetter);
   const svgs = suiteFigures(spec, runs, cmp, trivial, curves, higherIsBetter);
@@ -113,7 +141,7 @@ export async function runSuite(
   };
   await writeAtomic(`${dir}/summary.json`, JSON.stringify(summary, null, 2));
   printSuite(summary);
-  return summary;
+  return { summary, pending };
 }
 
 /** The recipe as stored in summary.json. */
@@ -149,6 +177,12 @@ function settingsOf(spec: SuiteSpec): Record<string, unknown> {
 export function printSuite(s: SuiteSummary): void {
   console.log(`\nsweep (value @ training FLOPs at each evaluated checkpoint):`);
   console.log(sweepTable(s.points, s.runs));
+  for (const r of s.runs.filter((r) => r.diverged)) {
+    console.log(
+      `  diverged: ${r.cell ?? `${r.model} ${r.size} seed ${r.seed}`} at step ` +
+        `${r.diverged!.step} (its later checkpoints count as NaN)`,
+    );
+  }
   console.log(`\nat matched training FLOPs (budget ${s.budget.toExponential(2)}):`);
   console.log(comparisonTable(s.metric, s.models, [...s.baselines, s.trivial]));
   console.log(`\nat equal steps (${s.equalSteps.size}, all steps):`);

@@ -23,7 +23,7 @@ import {
 import { loadCheckpoint, saveCheckpoint } from "../../nn/checkpoint.ts";
 import { fieldError, jsonField } from "../../nn/checkpoint_meta.ts";
 import type { Module } from "../../nn/module.ts";
-import { appendLine } from "./files.ts";
+import { appendLine, truncateJsonl } from "./files.ts";
 import { batchLosses, type SequenceModel } from "./icl.ts";
 import { Progress } from "./progress.ts";
 
@@ -95,6 +95,8 @@ export interface TrainOptions {
   /** Run folder for metrics.jsonl and checkpoints (none: nothing is written). */
   runDir?: string;
   checkpointEvery?: number;
+  /** Further JSONL files in runDir with per-step records, cut back to the checkpoint too. */
+  records?: string[];
   resume?: boolean;
   label?: string;
   quiet?: boolean;
@@ -111,6 +113,7 @@ export interface TrainOptions {
 
 export interface TrainResult {
   steps: number;
+  /** Training time in seconds, including the time before a resume (carried in checkpoints). */
   seconds: number;
   /** [step, mean loss over the last logEvery steps] */
   losses: [number, number][];
@@ -119,7 +122,17 @@ export interface TrainResult {
   best?: { step: number; ema: number };
 }
 
-export class NonFiniteLossError extends Error {}
+/** A loss went NaN or infinite: where, the last finite loss, and the training time so far. */
+export class NonFiniteLossError extends Error {
+  constructor(
+    message: string,
+    readonly step: number,
+    readonly lastLoss: number | null,
+    readonly seconds: number,
+  ) {
+    super(message);
+  }
+}
 
 export async function train(
   model: SequenceModel & Module,
@@ -133,6 +146,7 @@ export async function train(
   let dataRng = new Rng(o.seed).fork("data");
   let start = 0;
   let ema: EmaState = { ema: null, best: null, bestStep: null };
+  let prior = 0;
   const ckptPath = o.runDir ? `${o.runDir}/checkpoint.safetensors` : undefined;
   if (o.resume && ckptPath && (await exists(ckptPath))) {
     const meta = await loadCheckpoint(ckptPath, { model, optimizer: opt });
@@ -140,12 +154,17 @@ export async function train(
     start = r.step;
     dataRng = r.dataRng;
     ema = r.ema;
+    prior = r.seconds;
     if (!o.quiet) console.error(`${o.label ?? "train"}: resumed from ${ckptPath} at step ${start}`);
   }
   const metricsPath = o.runDir ? `${o.runDir}/metrics.jsonl` : undefined;
+  // Records past the checkpoint are redone from it: drop them, or they would appear twice.
+  if (metricsPath) await truncateJsonl(metricsPath, start);
+  for (const f of o.runDir ? o.records ?? [] : []) await truncateJsonl(`${o.runDir}/${f}`, start);
   const result: TrainResult = { steps: start, seconds: 0, losses: [], evals: [] };
   const progress = o.quiet ? null : new Progress(o.label ?? "train", o.steps);
   const t0 = performance.now();
+  const seconds = () => prior + (performance.now() - t0) / 1000;
   let pending: Tensor[] = [];
   let pendingLast: { step: number; t: Tensor }[] = [];
   let lastLoss = NaN;
@@ -165,11 +184,13 @@ export async function train(
     pendingLast = [];
     const bad = vals.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {
+      const at = step - vals.length + bad + 1;
       throw new NonFiniteLossError(
-        `${o.label ?? "train"}: loss became ${vals[bad]} near step ${
-          step - vals.length + bad + 1
-        }; ` +
-          `stopping (the last checkpoint, if any, is from before this point). Try a lower --lr or --clip.`,
+        `${o.label ?? "train"}: loss became ${vals[bad]} near step ${at}; stopping (the last ` +
+          `checkpoint, if any, is from before this point). Try a lower --lr or --clip.`,
+        at,
+        Number.isFinite(lastLoss) ? lastLoss : null,
+        seconds(),
       );
     }
     lastLoss = vals.reduce((s, v) => s + v, 0) / vals.length;
@@ -179,11 +200,7 @@ export async function train(
       ema.ema = ema.ema === null ? v : (1 - alpha) * ema.ema + alpha * v;
     });
     if (metricsPath) {
-      await appendLine(metricsPath, {
-        step,
-        loss: lastLoss,
-        seconds: (performance.now() - t0) / 1000,
-      });
+      await appendLine(metricsPath, { step, loss: lastLoss, seconds: seconds() });
     }
   };
 
@@ -216,7 +233,7 @@ export async function train(
       const ev = { step: done, ...(await o.onEval(done)) };
       result.evals.push(ev);
       if (metricsPath) {
-        await appendLine(metricsPath, { ...ev, seconds: (performance.now() - t0) / 1000 });
+        await appendLine(metricsPath, { ...ev, seconds: seconds() });
       }
     }
     if (o.onCheckpoint && o.checkpointAt?.includes(done)) {
@@ -239,14 +256,14 @@ export async function train(
         step: done,
         rng: { data: dataRng.state() },
         config: o.config,
-        metadata: { ema: JSON.stringify(ema) },
+        metadata: { ema: JSON.stringify(ema), seconds: String(seconds()) },
       });
     }
     result.steps = done;
   }
   await readLosses(result.steps);
   progress?.done();
-  result.seconds = (performance.now() - t0) / 1000;
+  result.seconds = seconds();
   if (ema.bestStep !== null && ema.best !== null) {
     result.best = { step: ema.bestStep, ema: ema.best };
   }
@@ -262,7 +279,7 @@ function resumeState(
   path: string,
   meta: Awaited<ReturnType<typeof loadCheckpoint>>,
   o: TrainOptions,
-): { step: number; dataRng: Rng; ema: EmaState } {
+): { step: number; dataRng: Rng; ema: EmaState; seconds: number } {
   const md = meta.metadata;
   if (meta.step === null) throw fieldError(path, "step", md.step, "a non-negative integer");
   if (meta.step > o.steps) {
@@ -281,8 +298,14 @@ function resumeState(
   ) {
     throw fieldError(path, "ema", md.ema, "{ema, best, bestStep}: numbers or null");
   }
+  // Training seconds so far (absent in checkpoints written before it was recorded).
+  const seconds = md.seconds === undefined ? 0 : Number(md.seconds);
+  if (!(seconds >= 0 && Number.isFinite(seconds))) {
+    throw fieldError(path, "seconds", md.seconds, "a non-negative number");
+  }
   return {
     step: meta.step,
+    seconds,
     dataRng: Rng.fromState(meta.rng.data),
     ema: (e as EmaState | null) ?? { ema: null, best: null, bestStep: null },
   };
