@@ -76,6 +76,7 @@ if (import.meta.main) {
     "out-of-distribution prompts (Garg's shifts, Park's outlier-free test, Grazzi's skewed " +
       "variants) for linear-regression models, with the baselines on the same prompts",
     { prompts: { type: "string", default: "640", help: "test prompts per prompt set" } },
+    (f) => intFlag(NAME, "prompts", f.prompts as string),
   );
   const prompts = intFlag(NAME, "prompts", setup.flags.prompts as string);
   const runs = setup.runs.filter((r) => LR_FAMILY.includes(r.taskKey));

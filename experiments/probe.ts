@@ -62,6 +62,17 @@ function gdCurves(p: ProbePrompts, gamma: number | "tune") {
   return { gd: mean(0), gdpp: mean(g), gamma: g };
 }
 
+function parseOwn(f: Record<string, string | boolean | undefined>) {
+  const gammaFlag = f.gamma === "tune" ? "tune" as const : Number(f.gamma);
+  if (gammaFlag !== "tune" && !(gammaFlag >= 0)) fail(NAME, `--gamma must be ≥ 0 or tune`);
+  return {
+    batch: intFlag(NAME, "prompts", f.prompts as string),
+    queries: intFlag(NAME, "queries", f.queries as string),
+    window: intFlag(NAME, "window", f.window as string, 2),
+    gammaFlag,
+  };
+}
+
 if (import.meta.main) {
   const t0 = performance.now();
   const setup = await setupAnalysis(
@@ -82,13 +93,10 @@ if (import.meta.main) {
           `${GRAZZI_GAMMA} was tuned for d=20, n=40)`,
       },
     },
+    parseOwn,
   );
   const f = setup.flags;
-  const batch = intFlag(NAME, "prompts", f.prompts as string);
-  const queries = intFlag(NAME, "queries", f.queries as string);
-  const window = intFlag(NAME, "window", f.window as string, 2);
-  const gammaFlag = f.gamma === "tune" ? "tune" : Number(f.gamma);
-  if (gammaFlag !== "tune" && !(gammaFlag >= 0)) fail(NAME, `--gamma must be ≥ 0 or tune`);
+  const { batch, queries, window, gammaFlag } = parseOwn(f);
   const departures = [
     "layer 0 is the read-in's output and depth = layer / blocks (Grazzi: block outputs only)",
     "probing prompts come from the run's own training distribution (Grazzi probes LR on " +

@@ -52,12 +52,15 @@ export async function setupAnalysis(
   name: string,
   summary: string,
   own: Record<string, FlagSpec>,
+  /** Checks the script's own flags (exit 2) before anything is trained or written. */
+  validate: (flags: Record<string, string | boolean | undefined>) => void = () => {},
 ): Promise<AnalysisSetup> {
   const f = parseCli(name, summary, analysisFlags(own)) as Record<
     string,
     string | boolean | undefined
   >;
   const seed = intFlag(name, "seed", f.seed as string, 0);
+  validate(f);
   const outDir = (f.out as string | undefined) ??
     `runs/${name.replace(/^exp:/, "")}-${timestamp()}`;
   const o = parseCommon(
