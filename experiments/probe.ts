@@ -145,10 +145,13 @@ if (import.meta.main) {
       )
     );
     const first = r.probed[0], last = r.probed[r.probed.length - 1];
-    const falls = r.probed.every((v, i) => i === 0 || v <= r.probed[i - 1] * 1.02);
+    const rises = r.depth.filter((_, i) => i > 0 && r.probed[i] > r.probed[i - 1]);
     console.log(
-      `    error ${falls ? "falls with depth at every layer" : "does not fall at every layer"}` +
-        `: ${first.toFixed(4)} at the read-in → ${last.toFixed(4)} at the last block`,
+      `    error ${
+        rises.length
+          ? `rises at depth ${rises.map((v) => v.toFixed(2)).join(", ")}`
+          : "falls at every layer"
+      }: ${first.toFixed(4)} at the read-in → ${last.toFixed(4)} at the last block`,
     );
     if (!gd && ["linear_regression", "skewed_linear_regression"].includes(run.taskKey)) {
       gd = gdCurves(prompts, gammaFlag);
