@@ -25,9 +25,9 @@ export type OodKind = typeof OOD_KINDS[number];
 export const OOD_TEXT: Record<OodKind, string> = {
   skewed: "Cov(x) eigenvalues ∝ 1/(i+1)², trace d, one fixed rotation (Garg's `skewed`)",
   skewed_per_batch: "skewed, a new rotation per batch of 64 (Grazzi's skewed training data)",
-  half_subspace: "x on a fixed random d/2-dim subspace, Cov eigenvalues 2 there (Garg)",
-  orthogonal_query: "context in a random d/2-dim subspace, the query in its orthogonal " +
-    "complement (Cov 2·P each); only the last point is scored",
+  half_subspace: "x on a fixed random ⌊d/2⌋-dim subspace, trace d (Garg)",
+  orthogonal_query: "context in a random ⌊d/2⌋-dim subspace, the query in its orthogonal " +
+    "complement (trace d each); only the last point is scored",
   scale_x: "x scaled by a constant (Garg's scale-x: Cov = s²I)",
   noisy_y: "y = w·x + N(0, σ²), rescaled by sqrt(d/(d+σ²)) to keep E[y²] = d (Garg's noisyLR)",
 };
