@@ -222,3 +222,19 @@ Deno.test("exp:length on a PE model: a clear note past its length, exit 0, no st
   await assert.rejects(Deno.stat(`${root}/bad`));
   await Deno.remove(root, { recursive: true });
 });
+
+Deno.test("exp:probe, exp:ood, exp:length: --help documents --run, a bad flag exits 2", async () => {
+  for (const script of ["probe", "ood", "length"]) {
+    const run = (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", `experiments/${script}.ts`, ...args],
+        env: { NO_COLOR: "1" },
+      }).output();
+    const help = await run(["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(new TextDecoder().decode(help.stdout), /--run VALUE\n.*exp:\* command/);
+    const bad = await run(["--prompts", "0"]);
+    assert.equal(bad.code, 2, script);
+    assert.match(new TextDecoder().decode(bad.stderr), /--prompts must be an integer ≥ 1/);
+  }
+});
