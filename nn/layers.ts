@@ -1,10 +1,10 @@
 /** Basic layers: Linear, LayerNorm, RMSNorm, GPT-2's MLP, learned positions, dropout. */
 import type { UnaryOp } from "../core/backend.ts";
-import { fromArray } from "../core/create.ts";
+import { fromArray, fromInts } from "../core/create.ts";
 import { mul } from "../core/ops/elementwise.ts";
 import { layerNorm, rmsNorm } from "../core/ops/fused.ts";
 import { matmulT } from "../core/ops/matmul.ts";
-import { reshape, slice } from "../core/ops/shape_ops.ts";
+import { gather, reshape, slice } from "../core/ops/shape_ops.ts";
 import type { Rng } from "../core/rng.ts";
 import { sizeOf } from "../core/shape.ts";
 import type { Tensor } from "../core/tensor.ts";
@@ -127,8 +127,15 @@ export class PositionalEmbedding extends Module {
     this.weight = this.param("weight", init.normal([maxLen, dim], std));
   }
 
+  /** Past maxLen: throw (default), or repeat the last learned row (length-generalisation probes). */
+  beyond: "error" | "repeat" = "error";
+
   /** The first `length` rows, [length, E]; adds broadcast over the batch. */
   forward(length: number): Tensor {
+    if (length > this.maxLen && this.beyond === "repeat") {
+      const idx = Array.from({ length }, (_, t) => Math.min(t, this.maxLen - 1));
+      return gather(this.weight, fromInts(idx, [length], this.weight.backend), 0);
+    }
     if (length > this.maxLen) {
       throw new Error(
         `PositionalEmbedding: sequence length ${length} exceeds maxLen ${this.maxLen} ` +

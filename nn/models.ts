@@ -216,6 +216,19 @@ export abstract class ICLModel extends Module {
     );
   }
 
+  /** What learned positions do past maxLen (see setPositionsBeyond). */
+  positionsBeyond: "error" | "repeat" = "error";
+
+  /** Past maxLen: "error" (default) or "repeat" the last learned position in every table. */
+  setPositionsBeyond(mode: "error" | "repeat"): void {
+    this.positionsBeyond = mode;
+    const visit = (m: Module) => {
+      if (m instanceof PositionalEmbedding) m.beyond = mode;
+      for (const [, c] of m.children()) visit(c);
+    };
+    visit(this);
+  }
+
   protected abstract get backbone(): { forward(h: Tensor, hidden?: Tensor[]): Tensor };
 
   /** Embedding added after the read-in (the Standard Hybrid's positions); none by default. */
@@ -234,7 +247,7 @@ export abstract class ICLModel extends Module {
         `${c.arch}: tokens ${tokens.describe()} should be [batch, length, ${c.tokenDim}]`,
       );
     }
-    if (c.maxLen !== null && tokens.shape[1] > c.maxLen) {
+    if (c.maxLen !== null && tokens.shape[1] > c.maxLen && this.positionsBeyond === "error") {
       throw new Error(
         `${c.arch}: sequence length ${
           tokens.shape[1]
