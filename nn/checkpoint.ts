@@ -2,8 +2,8 @@
  * Checkpoints as safetensors files: weights under their state_dict names, Adam's moments under
  * `optim.m.<name>` / `optim.v.<name>`, and `__metadata__` strings holding the step, RNG states,
  * model config and optimizer settings as JSON, and a checksum of the tensor data (validated on
- * load: nn/checkpoint_meta.ts). Files are written atomically (`path.tmp`, fsync,
- * rename), so a crash mid-save never leaves a half-written checkpoint under the real name.
+ * load: nn/checkpoint_meta.ts). Files are written atomically (a unique temporary name,
+ * fsync, rename), so a crash mid-save never leaves a half-written checkpoint under the real name.
  */
 import { fromArray } from "../core/create.ts";
 import { Rng, type RngState } from "../core/rng.ts";
@@ -13,6 +13,7 @@ import { ICLModel } from "./models.ts";
 import type { Module } from "./module.ts";
 import type { Adam, AdamStateJSON } from "./optim.ts";
 import {
+  CheckpointError,
   configField,
   optimField,
   rngField,
@@ -22,6 +23,8 @@ import {
   verifyChecksum,
 } from "./checkpoint_meta.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from "./safetensors.ts";
+
+export { CheckpointError };
 
 const RESERVED = ["format", "step", "rng", "config", "optim", "dropout_rng", "checksum"];
 
@@ -178,10 +181,17 @@ export async function readCheckpoint(path: string) {
   try {
     bytes = await Deno.readFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new Error(`checkpoint not found: ${path}`);
-    throw new Error(`cannot read checkpoint ${path}: ${(e as Error).message}`);
+    if (e instanceof Deno.errors.NotFound) {
+      throw new CheckpointError(`checkpoint not found: ${path}`);
+    }
+    throw new CheckpointError(`cannot read checkpoint ${path}: ${(e as Error).message}`);
   }
-  const file = decodeSafetensors(bytes, `checkpoint ${path}`);
+  let file: ReturnType<typeof decodeSafetensors>;
+  try {
+    file = decodeSafetensors(bytes, `checkpoint ${path}`);
+  } catch (e) {
+    throw new CheckpointError((e as Error).message);
+  }
   const named = [...file.tensors].map(([name, t]) => ({ name, ...t }));
   verifyChecksum(path, named, file.metadata.checksum);
   return file;
@@ -242,7 +252,7 @@ export async function loadCheckpoint(
   if (problems.length) {
     const shown = problems.slice(0, 12).join("\n  ");
     const more = problems.length > 12 ? `\n  ... and ${problems.length - 12} more` : "";
-    throw new Error(`checkpoint ${path} does not match the model:\n  ${shown}${more}`);
+    throw new CheckpointError(`checkpoint ${path} does not match the model:\n  ${shown}${more}`);
   }
   for (const [name, p] of params) assign(p, tensors.get(name)!.data);
   if (o.optimizer && optimJSON) {

@@ -9,14 +9,20 @@
 import { createHash } from "node:crypto";
 import type { RngState } from "../core/rng.ts";
 
+/**
+ * A checkpoint file that cannot be used as it is (missing, unreadable, corrupted, a bad field, not
+ * this model's): the message names the file; callers report it as bad input, not as a crash.
+ */
+export class CheckpointError extends Error {}
+
 /** `path: metadata field "key" is <value>, expected <what>`. */
 export function fieldError(path: string, key: string, value: unknown, expected: string): Error {
   if (value === undefined) {
-    return new Error(`${path}: metadata field "${key}" is missing, expected ${expected}`);
+    return new CheckpointError(`${path}: metadata field "${key}" is missing, expected ${expected}`);
   }
   let shown = JSON.stringify(value);
   if (shown.length > 80) shown = `${shown.slice(0, 77)}..."`;
-  return new Error(`${path}: metadata field "${key}" is ${shown}, expected ${expected}`);
+  return new CheckpointError(`${path}: metadata field "${key}" is ${shown}, expected ${expected}`);
 }
 
 /** The JSON of a metadata field, or null when absent. */
@@ -135,7 +141,7 @@ export function verifyChecksum(path: string, tensors: Named, s: string | undefin
   }
   if (!/^sha256:[0-9a-f]{64}$/.test(s)) throw fieldError(path, "checksum", s, "sha256:<64 hex>");
   if (tensorChecksum(tensors) !== s) {
-    throw new Error(
+    throw new CheckpointError(
       `${path}: the tensor data does not match the checksum in its metadata (the file is corrupted)`,
     );
   }

@@ -126,3 +126,34 @@ Deno.test("bench: empty flags and an unwritable --json fail before anything is m
   assert.ok("adapter" in JSON.parse(await Deno.readTextFile(ok)));
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("resume: a corrupted checkpoint of an unfinished cell exits 2 naming the file", async () => {
+  const dir = await Deno.makeTempDir();
+  const args = [
+    "--preset=quick",
+    "--models=mamba",
+    "--steps=4",
+    "--checkpoint-every=2",
+    "--backend=cpu",
+    "--no-baselines",
+    "--width=16",
+    "--layers=1",
+    "--batch=8",
+    "--eval-prompts=32",
+    "--fractions=1",
+    `--out=${dir}/run`,
+  ];
+  assert.equal((await run("experiments/parity.ts", args)).code, 0);
+  const [cell] = [...Deno.readDirSync(`${dir}/run/sparse_parity`)].filter((e) => e.isDirectory);
+  const cellDir = `${dir}/run/sparse_parity/${cell.name}`;
+  await Deno.remove(`${cellDir}/result.json`); // unfinished: the rerun resumes from the checkpoint
+  const ckpt = `${cellDir}/checkpoint.safetensors`;
+  const bytes = await Deno.readFile(ckpt);
+  bytes[bytes.length - 5] ^= 0xff; // a byte of tensor data (the header comes first)
+  await Deno.writeFile(ckpt, bytes);
+  const r = await run("experiments/parity.ts", args);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /exp:parity: .*checkpoint\.safetensors: the tensor data does not match/);
+  assert.ok(!r.stderr.includes("    at "), `no stack trace: ${r.stderr}`);
+  await Deno.remove(dir, { recursive: true });
+});

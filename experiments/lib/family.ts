@@ -8,6 +8,7 @@ import { specsOverBudget } from "./budget.ts";
 import { fail } from "./cli.ts";
 import { enumerateCells } from "./cells.ts";
 import { CellRefusedError } from "./cell_lock.ts";
+import { CheckpointError } from "../../nn/checkpoint.ts";
 import { emitLauncher } from "./emit.ts";
 import { timestamp, writeAtomic } from "./files.ts";
 import { familyReport } from "./report_md.ts";
@@ -148,7 +149,8 @@ export async function runFamily(
       if (r.summary) tasks.push(r.summary);
       pending.push(...r.pending);
     } catch (e) {
-      if (!(e instanceof CellRefusedError)) throw e;
+      // A refused cell or a checkpoint it cannot resume from is bad input, not a crash.
+      if (!(e instanceof CellRefusedError || e instanceof CheckpointError)) throw e;
       console.error(`${name}: ${e.message}`);
       Deno.exit(2);
     }
