@@ -12,7 +12,7 @@ import { WebGpuBackend } from "../core/webgpu/backend.ts";
 import { Rng } from "../core/rng.ts";
 import { type Tensor, tidy } from "../core/tensor.ts";
 import { type ICLModel, makeModel, type ModelConfig } from "../nn/mod.ts";
-import { Adam } from "../nn/optim.ts";
+import { Adam, clipGradNorm } from "../nn/optim.ts";
 import { SparseParity } from "../tasks/parity.ts";
 import type { IclBatch, Task } from "../tasks/task.ts";
 import { batchLoss } from "../experiments/lib/icl.ts";
@@ -60,7 +60,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-/** One forward + backward + Adam step, recorded (not awaited); returns the loss. */
+/** One forward + backward + clipping + Adam step, recorded (not awaited); returns the loss. */
 export function trainStep(
   model: ICLModel,
   opt: Adam,
@@ -71,7 +71,7 @@ export function trainStep(
   return tidy(() => {
     const l = batchLoss(model, b, task, backend);
     backward(l, undefined, { release: true });
-    opt.step();
+    opt.step(clipGradNorm(model.parameters(), 10)); // the trainer's clip
     zeroGrad(model.parameters());
     return l;
   });

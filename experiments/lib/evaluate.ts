@@ -50,11 +50,16 @@ export async function evaluateModel(
   bootstrapSeed = 0,
 ): Promise<EvalResult> {
   const errs: Float64Array[] = [], masks: Float32Array[] = [];
-  for (const b of batches) {
-    const preds = await predictHost(model, b, backend);
-    const { errors, mask } = batchErrors(task, b, preds);
-    errs.push(errors);
-    if (mask) masks.push(mask);
+  // Batches per readback: the predictions are small, the forward's temporaries die per batch.
+  const GROUP = 16;
+  for (let g = 0; g < batches.length; g += GROUP) {
+    const group = batches.slice(g, g + GROUP);
+    const preds = await predictHost(model, group, backend);
+    group.forEach((b, i) => {
+      const { errors, mask } = batchErrors(task, b, preds[i]);
+      errs.push(errors);
+      if (mask) masks.push(mask);
+    });
   }
   return summarize(errs, masks, batches, bootstrapSeed);
 }
