@@ -1,0 +1,116 @@
+/**
+ * The web page (web/) in headless Chromium on SwiftShader's WebGPU: a tiny Transformer and a
+ * tiny Mamba train for a few dozen steps, their loss falls, the plots render, the weights save
+ * and load back, and a screenshot goes to $ICLAB_TEST_OUT (else a temporary folder). Skips
+ * where Debian's /usr/bin/chromium is not installed (.ci/run installs it).
+ */
+import assert from "node:assert/strict";
+// deno-lint-ignore no-import-prefix
+import { chromium } from "npm:playwright-core@1.65.1";
+import { serve } from "../web/serve.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const haveChromium = (() => {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+})();
+if (!haveChromium) {
+  console.error(`web_test: skipped, ${CHROMIUM} is absent (apt-get install chromium)`);
+}
+
+/** The flags under which Chromium 150 gives headless WebGPU on SwiftShader, offline. */
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--enable-unsafe-webgpu",
+  "--enable-features=Vulkan",
+  "--use-vulkan=swiftshader",
+  "--use-webgpu-adapter=swiftshader",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
+interface Summary {
+  arch: string;
+  steps: number;
+  losses: number[];
+  stepsPerSecond: number;
+  curves: { model: number[] } | null;
+}
+
+const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
+
+Deno.test({
+  name: "web: the page trains a Transformer and a Mamba on WebGPU in headless Chromium",
+  ignore: !haveChromium,
+  async fn() {
+    const out = Deno.env.get("ICLAB_TEST_OUT") ?? await Deno.makeTempDir({ prefix: "iclab-web-" });
+    await Deno.mkdir(out, { recursive: true });
+    const profile = await Deno.makeTempDir({ prefix: "iclab-chromium-" });
+    const server = await serve(0);
+    const browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ARGS,
+      viewport: { width: 1320, height: 900 },
+    });
+    try {
+      const page = browser.pages()[0] ?? await browser.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+      await page.goto(`http://127.0.0.1:${server.addr.port}/`);
+      await page.waitForFunction(() => "iclab" in globalThis, null, { timeout: 20_000 })
+        .catch(() => {
+          throw new Error(`the page did not start: ${errors.join("; ")}`);
+        });
+      const info = await page.evaluate(() =>
+        (globalThis as unknown as { iclab: { ready: Promise<unknown> } }).iclab.ready
+      ) as { gpu: boolean; adapter: string; notice: string | null };
+      console.log(`web_test: ${info.adapter}`);
+      assert.ok(info.gpu, `expected a WebGPU adapter, got: ${info.notice}`);
+      for (const arch of ["mamba", "transformer"]) {
+        const t0 = performance.now();
+        const r = await page.evaluate(
+          (arch) =>
+            (globalThis as unknown as { iclab: { run(o: unknown): Promise<unknown> } }).iclab
+              .run({ task: "linear_regression", arch, size: "tiny", steps: 40, lr: 0.01 }),
+          arch,
+        ) as Summary;
+        const secs = (performance.now() - t0) / 1000;
+        const [head, tail] = [mean(r.losses.slice(0, 5)), mean(r.losses.slice(-5))];
+        console.log(
+          `web_test: ${arch}: ${r.steps} steps in ${secs.toFixed(1)} s ` +
+            `(${r.stepsPerSecond.toFixed(1)} steps/s in training), loss ${head.toFixed(3)} → ` +
+            `${tail.toFixed(3)}`,
+        );
+        assert.equal(r.steps, 40);
+        assert.ok(r.losses.every(Number.isFinite), `${arch}: non-finite loss`);
+        assert.ok(tail < 2 * head, `${arch}: loss did not fall (${head} → ${tail})`);
+        assert.ok(r.curves && r.curves.model.every(Number.isFinite), `${arch}: no error curve`);
+      }
+      // Both figures are drawn, with a curve each (paths inside the plot area).
+      for (const id of ["loss-plot", "error-plot"]) {
+        const paths = await page.locator(`#${id} svg path`).count();
+        assert.ok(paths >= 1, `#${id} has no plotted curve`);
+      }
+      const rt = await page.evaluate(() =>
+        (globalThis as unknown as { iclab: { saveLoadRoundTrip(): Promise<unknown> } }).iclab
+          .saveLoadRoundTrip()
+      ) as { bytes: number; same: boolean };
+      assert.ok(rt.bytes > 1000 && rt.same, `save/load round trip: ${JSON.stringify(rt)}`);
+      await page.screenshot({ path: `${out}/web.png`, fullPage: true });
+      console.log(`web_test: screenshot ${out}/web.png`);
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      await server.shutdown();
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+    }
+  },
+});
