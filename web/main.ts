@@ -3,6 +3,8 @@
  * test (tests/web_test.ts) start runs and read their losses without clicking.
  */
 /// <reference lib="dom" />
+// The browser's WebGPU types (the npm package), next to Deno's built-in ones.
+/// <reference types="npm:@webgpu/types@0.1.74" />
 import { type PageBackend, pickBackend } from "./backend.ts";
 import { ARCH_CHOICES, blocksFor, SIZES, TASKS } from "./choices.ts";
 import { errorSvg, lossSvg } from "./plots.ts";
@@ -65,18 +67,24 @@ function draw(s: Session, curves: ErrorCurves | null, stepsPerSecond: number): v
   );
 }
 
+/** The form's value, or the caller's, which the form then shows (a test's run looks the same). */
+function choice(id: string, given: string | number | undefined): string {
+  const el = $<HTMLSelectElement | HTMLInputElement>(id);
+  if (given !== undefined) el.value = String(given);
+  return el.value;
+}
+
 function newSession(o: RunOptions): Session {
-  const task = o.task ?? $<HTMLSelectElement>("task").value;
-  const arch =
-    (o.arch ?? $<HTMLSelectElement>("arch").value) as typeof ARCH_CHOICES[number]["arch"];
-  const size = SIZES[o.size ?? $<HTMLSelectElement>("size").value];
+  const task = choice("task", o.task);
+  const arch = choice("arch", o.arch) as typeof ARCH_CHOICES[number]["arch"];
+  const size = SIZES[choice("size", o.size)];
   const model = Session.modelConfig(task, {
     arch,
     dModel: size.dModel,
     nLayer: blocksFor(arch, size.layers),
     ...(arch === "mamba" ? {} : { nHead: size.nHead }),
   });
-  const lr = o.lr ?? Number($<HTMLInputElement>("lr").value);
+  const lr = Number(choice("lr", o.lr));
   return new Session({ task, model, batch: o.batch ?? 16, lr, seed: 1 }, page.backend);
 }
 
@@ -121,7 +129,7 @@ async function run(o: RunOptions = {}): Promise<RunSummary> {
   if (running) throw new Error("a run is already in progress");
   session?.dispose();
   session = newSession(o);
-  return await train(session, o.steps ?? Number($<HTMLInputElement>("steps").value));
+  return await train(session, Number(choice("steps", o.steps)));
 }
 
 function download(bytes: Uint8Array, name: string): void {
