@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix
 import { chromium } from "npm:playwright-core@1.65.1";
 import { serve } from "../web/serve.ts";
+import { cpuBackend } from "../core/device_select.ts";
+import { Session } from "../web/session.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = (() => {
@@ -134,4 +136,27 @@ Deno.test({
       await Deno.remove(profile, { recursive: true }).catch(() => {});
     }
   },
+});
+
+// The page's run logic without a browser (so it is checked where Chromium is absent too).
+Deno.test("web: a session trains on the CPU backend and its saved weights load back", async () => {
+  const be = cpuBackend();
+  const model = Session.modelConfig("linear_regression", {
+    arch: "mamba",
+    dModel: 16,
+    nLayer: 2,
+  });
+  const s = new Session({ task: "linear_regression", model, batch: 4, lr: 0.01, seed: 1 }, be);
+  const copies: Session[] = [s];
+  try {
+    for (let i = 0; i < 3; i++) assert.ok(Number.isFinite(await s.trainStep()));
+    const bytes = await s.save();
+    const back = Session.load(bytes, "saved", be);
+    copies.push(back);
+    assert.equal(back.step, 3);
+    assert.deepEqual((await back.errorCurves()).model, (await s.errorCurves()).model);
+    assert.throws(() => Session.load(bytes.slice(0, 100), "cut", be), /cut/);
+  } finally {
+    for (const c of copies) c.dispose();
+  }
 });
