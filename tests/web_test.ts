@@ -114,6 +114,19 @@ Deno.test({
           .saveLoadRoundTrip()
       ) as { bytes: number; same: boolean };
       assert.ok(rt.bytes > 1000 && rt.same, `save/load round trip: ${JSON.stringify(rt)}`);
+      // The buttons: Save downloads a .safetensors file, Load reads it back.
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click("#save")]);
+      const saved = `${out}/${download.suggestedFilename()}`;
+      await download.saveAs(saved);
+      await page.setInputFiles("#load", saved);
+      await page.waitForFunction(
+        () =>
+          (globalThis as unknown as {
+            document: { getElementById(id: string): { textContent: string | null } | null };
+          }).document.getElementById("status")?.textContent?.startsWith("loaded"),
+        null,
+        { timeout: 20_000 },
+      );
       await page.screenshot({ path: `${out}/web.png`, fullPage: true });
       console.log(`web_test: screenshot ${out}/web.png`);
       // Without WebGPU (forced here) the page says so and trains on the CPU backend.

@@ -159,6 +159,8 @@ async function loadFile(file: File): Promise<void> {
     continueLoaded = true;
     $<HTMLSelectElement>("task").value = s.spec.task;
     $<HTMLSelectElement>("arch").value = s.spec.model.arch;
+    const size = Object.entries(SIZES).find(([, z]) => z.dModel === s.spec.model.dModel);
+    if (size) $<HTMLSelectElement>("size").value = size[0];
     draw(s, await s.errorCurves(), 0);
     setStatus(`loaded ${file.name}: ${s.spec.model.arch} at step ${s.step}; Train continues it`);
   } catch (e) {
