@@ -6,7 +6,11 @@
  * Files saved before checksums existed still load, with a one-line warning: refusing them would
  * strand every older run folder, and their tensors are still checked for names and shapes.
  */
-import { createHash } from "node:crypto";
+// A pure-JS SHA-256 (not node:crypto), so the web page computes the same checksums.
+// deno-lint-ignore no-import-prefix
+import { sha256 } from "npm:@noble/hashes@2.4.0/sha2.js";
+// deno-lint-ignore no-import-prefix
+import { bytesToHex } from "npm:@noble/hashes@2.4.0/utils.js";
 import type { RngState } from "../core/rng.ts";
 
 /**
@@ -123,12 +127,13 @@ type Named = Iterable<{ name: string; shape: readonly number[]; data: Float32Arr
  * does not depend on where in the file a writer put each tensor.
  */
 export function tensorChecksum(tensors: Named): string {
-  const h = createHash("sha256");
+  const h = sha256.create();
+  const enc = new TextEncoder();
   for (const t of [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    h.update(`${t.name}\0${JSON.stringify(t.shape)}\0`);
+    h.update(enc.encode(`${t.name}\0${JSON.stringify(t.shape)}\0`));
     h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   }
-  return `sha256:${h.digest("hex")}`;
+  return `sha256:${bytesToHex(h.digest())}`;
 }
 
 /** Checks field "checksum" against the data; a file without one loads with a warning. */

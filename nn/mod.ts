@@ -84,6 +84,7 @@ export {
   saveCheckpoint,
   type SaveCheckpointOptions,
 } from "./checkpoint.ts";
+export { applyCheckpoint, decodeCheckpoint, encodeCheckpoint } from "./checkpoint_bytes.ts";
 export {
   decodeSafetensors,
   encodeSafetensors,

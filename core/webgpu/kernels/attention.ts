@@ -74,12 +74,15 @@ function ld(g: Gen, name: string, t: string, c: number | string): string {
   return `vec4<f32>(${comp.join(", ")})`;
 }
 
-/** Store vec4 expression `val` as chunk c of time step `t`. */
-function st(g: Gen, name: string, t: string, c: number, val: string): string {
+/**
+ * Store vec4 expression `val` as chunk c of time step `t` of operand `name`, in array `arr`
+ * (default the operand's own; dk and dv share one when packed, see dkdvWgsl).
+ */
+function st(g: Gen, name: string, t: string, c: number, val: string, arr = name): string {
   const at = rowAt(name, t);
-  if (g.vec) return `${name}[${at} + ${c}u] = ${val};`;
+  if (g.vec) return `${arr}[${at} + ${c}u] = ${val};`;
   return `{ let t = ${val}; ` + range(4).filter((e) => 4 * c + e < g.dh)
-    .map((e) => `${name}[${at} + ${4 * c + e}u] = t.${"xyzw"[e]};`).join(" ") +
+    .map((e) => `${arr}[${at} + ${4 * c + e}u] = t.${"xyzw"[e]};`).join(" ") +
     " }";
 }
 
@@ -235,7 +238,12 @@ function dqWgsl(g: Gen): string {
 }
 
 /** dK/dV: each invocation owns key rows and walks the query tiles from the workgroup's first. */
-function dkdvWgsl(g: Gen): string {
+/**
+ * With `shared`, dk and dv are written into one binding `dkv` at their own offsets: packed
+ * gradients live in one buffer, and WebGPU forbids binding a buffer twice as writable storage in
+ * one dispatch (Chrome's Dawn rejects it; Deno's wgpu does not check).
+ */
+function dkdvWgsl(g: Gen, shared = false): string {
   let s = `  for (var i0 = r0; i0 < u.T; i0 += ${g.tile}u) {\n` +
     stage(g, "i0", [["qt", "q"], ["gt", "dO"]], [["lt", "lse"], ["dt", "delta"]]);
   for (let i = 0; i < g.rows; i++) {
@@ -256,8 +264,11 @@ function dkdvWgsl(g: Gen): string {
   const names = DKDV_NAMES;
   return uniforms(names) + decl(g, 1, "q", "read") + decl(g, 2, "k", "read") +
     decl(g, 3, "v", "read") + decl(g, 4, "dO", "read") + scalarDecl(5, "lse", "read") +
-    scalarDecl(6, "delta", "read") + decl(g, 7, "dk", "read_write") +
-    decl(g, 8, "dv", "read_write") + smem(g, ["qt", "gt"], ["lt", "dt"]) + entry(g, names) +
+    scalarDecl(6, "delta", "read") +
+    (shared
+      ? decl(g, 7, "dkv", "read_write")
+      : decl(g, 7, "dk", "read_write") + decl(g, 8, "dv", "read_write")) +
+    smem(g, ["qt", "gt"], ["lt", "dt"]) + entry(g, names) +
     perRowChunk(g, (i, c) => `let k_${i}_${c} = ${ld(g, "k", `rc_${i}`, c)} * u.scale;`) +
     perRowChunk(g, (i, c) => `let v_${i}_${c} = ${ld(g, "v", `rc_${i}`, c)};`) +
     perRowChunk(g, (i, c) => `var dk_${i}_${c} = vec4<f32>();\n  var dv_${i}_${c} = vec4<f32>();`) +
@@ -265,8 +276,8 @@ function dkdvWgsl(g: Gen): string {
     range(g.rows).map((i) =>
       `  if (row_${i} < u.T) {\n` +
       range(g.d4).map((c) =>
-        `    ${st(g, "dk", `row_${i}`, c, `dk_${i}_${c} * u.scale`)}\n` +
-        `    ${st(g, "dv", `row_${i}`, c, `dv_${i}_${c}`)}\n`
+        `    ${st(g, "dk", `row_${i}`, c, `dk_${i}_${c} * u.scale`, shared ? "dkv" : "dk")}\n` +
+        `    ${st(g, "dv", `row_${i}`, c, `dv_${i}_${c}`, shared ? "dkv" : "dv")}\n`
       ).join("") + "  }\n"
     ).join("") + "}\n";
 }
@@ -340,11 +351,13 @@ function kernelUniforms(names: readonly string[], all: Record<string, number>, a
   return { T, bh: batch * H, scale, H, ...operandStrides(names, all, unit) };
 }
 
-type Role = "fwd" | "dq" | "dkdv";
+/** "dkdv_shared": dk and dv into one buffer (the packed layout's gradient). */
+type Role = "fwd" | "dq" | "dkdv" | "dkdv_shared";
 
 function kernel(role: Role, dh: number, t: AttentionTiling): Kernel {
   return cachedKernel(`attn_${role}_d${dh}_w${t.wg}_r${t.rows}_t${t.tile}`, () => {
     const g: Gen = { ...t, dh, d4: Math.ceil(dh / 4), vec: dh % 4 === 0 };
+    if (role === "dkdv_shared") return dkdvWgsl(g, true);
     return (role === "fwd" ? fwdWgsl : role === "dq" ? dqWgsl : dkdvWgsl)(g);
   });
 }
@@ -430,9 +443,10 @@ export function attentionGradGpu(
   else [dq, dk, dv] = [rt.alloc(n * 4), rt.alloc(n * 4), rt.alloc(n * 4)];
   const grid = rowGrid(rt, args, t);
   const bufs = { q, k, v, dO, lse, delta };
+  const packed = layout === "packed";
   rt.dispatch(
-    kernel("dkdv", dh, t),
-    { ...bufs, dk, dv },
+    kernel(packed ? "dkdv_shared" : "dkdv", dh, t),
+    packed ? { ...bufs, dkv: dk } : { ...bufs, dk, dv },
     kernelUniforms(DKDV_NAMES, st, args),
     grid,
   );
