@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { backward } from "../core/autograd.ts";
+import { backward, zeroGrad } from "../core/autograd.ts";
 import { fromArray } from "../core/create.ts";
 import { cpuBackend } from "../core/device_select.ts";
 import { Rng } from "../core/rng.ts";
@@ -68,11 +68,10 @@ async function trainLoss(
     const l = tidy(() => {
       const loss = nextTokenLoss(forward(ids, B, T), ids)!;
       backward(loss);
+      opt.step(clipGradNorm(params.map(([, p]) => p), 1));
+      zeroGrad(params.map(([, p]) => p));
       return loss;
     });
-    const s2 = clipGradNorm(params.map(([, p]) => p), 1);
-    opt.step(s2);
-    s2.dispose();
     losses.push((await l.floats())[0]);
     l.dispose();
   }
