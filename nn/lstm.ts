@@ -5,8 +5,8 @@
  * state_dict maps one to one.
  *
  * Composed from existing differentiable ops, so its backward is autograd's, gradient-checked op
- * by op: the input projection of all T steps is one matmul per layer, the recurrence one small
- * matmul plus elementwise gates per step. A fused recurrent kernel (one dispatch per layer
+ * by op: per step and layer, two small matmuls (input and recurrent projections) and the
+ * elementwise gates. A fused recurrent kernel (one dispatch per layer
  * instead of ~10 per step) is the obvious next step for speed and is not written yet.
  */
 import { add, mul, sigmoid, tanh } from "../core/ops/elementwise.ts";
@@ -17,9 +17,62 @@ import type { Init } from "./init.ts";
 import { Module } from "./module.ts";
 
 /**
- * One LSTM layer over x [B, T, in] from a zero initial state → hidden states [B, T, H], with
- * weightIh [4H, in], weightHh [4H, H], biasIh and biasHh [4H].
+ * One LSTM layer over per-step inputs xs[t] [B, in] from a zero initial state → per-step hidden
+ * states [B, H], with weightIh [4H, in], weightHh [4H, H], biasIh and biasHh [4H]. Steps stay
+ * separate tensors: slicing one [B, T, ·] tensor per step would make every slice's backward pad
+ * a full-size gradient, O(T²) work for the whole sequence.
  */
+export function lstmLayerSteps(
+  xs: readonly Tensor[],
+  weightIh: Tensor,
+  weightHh: Tensor,
+  biasIh: Tensor,
+  biasHh: Tensor,
+): Tensor[] {
+  const h = weightHh.shape[1];
+  if (xs.length === 0) throw new Error(`LSTM layer: no time steps`);
+  if (xs[0].rank !== 2 || xs[0].shape[1] !== weightIh.shape[1] || weightIh.shape[0] !== 4 * h) {
+    throw new Error(
+      `LSTM layer: step input ${xs[0].describe()} and weight_ih ${weightIh.describe()} should ` +
+        `be [B, in] and [4H, in] with H = ${h}`,
+    );
+  }
+  let hPrev: Tensor | null = null, cPrev: Tensor | null = null;
+  const outs: Tensor[] = [];
+  for (const x of xs) {
+    const xw = matmulT(x, weightIh, false, true, biasIh);
+    // At step 0 the state is zero, so h·W_hh contributes only its bias.
+    const gates: Tensor = hPrev
+      ? add(xw, matmulT(hPrev, weightHh, false, true, biasHh))
+      : add(xw, biasHh);
+    const i = sigmoid(slice(gates, 1, 0, h));
+    const f = sigmoid(slice(gates, 1, h, 2 * h));
+    const g = tanh(slice(gates, 1, 2 * h, 3 * h));
+    const o = sigmoid(slice(gates, 1, 3 * h, 4 * h));
+    const c: Tensor = cPrev ? add(mul(f, cPrev), mul(i, g)) : mul(i, g);
+    const hNew = mul(o, tanh(c));
+    outs.push(hNew);
+    hPrev = hNew;
+    cPrev = c;
+  }
+  return outs;
+}
+
+/** x [B, T, in] → its T steps [B, in]. */
+export function timeSteps(x: Tensor): Tensor[] {
+  if (x.rank !== 3) throw new Error(`LSTM: input ${x.describe()} should be [B, T, in]`);
+  const [b, t, n] = x.shape;
+  return Array.from({ length: t }, (_, s) => reshape(slice(x, 1, s, s + 1), [b, n]));
+}
+
+/** Per-step [B, H] → [B, T, H]. */
+export function stackSteps(hs: readonly Tensor[]): Tensor {
+  const [b, h] = hs[0].shape;
+  const rows = hs.map((x) => reshape(x, [b, 1, h]));
+  return rows.length === 1 ? rows[0] : concat(rows, 1);
+}
+
+/** One LSTM layer over x [B, T, in] → hidden states [B, T, H]. */
 export function lstmLayer(
   x: Tensor,
   weightIh: Tensor,
@@ -27,38 +80,7 @@ export function lstmLayer(
   biasIh: Tensor,
   biasHh: Tensor,
 ): Tensor {
-  const h = weightHh.shape[1];
-  if (x.rank !== 3 || x.shape[2] !== weightIh.shape[1] || weightIh.shape[0] !== 4 * h) {
-    throw new Error(
-      `LSTM layer: input ${x.describe()} and weight_ih ${weightIh.describe()} should be ` +
-        `[B, T, in] and [4H, in] with H = ${h}`,
-    );
-  }
-  const [b, t, inp] = x.shape;
-  const xw = reshape(matmulT(reshape(x, [b * t, inp]), weightIh, false, true, biasIh), [
-    b,
-    t,
-    4 * h,
-  ]);
-  let hPrev: Tensor | null = null, cPrev: Tensor | null = null;
-  const outs: Tensor[] = [];
-  for (let s = 0; s < t; s++) {
-    const xs = reshape(slice(xw, 1, s, s + 1), [b, 4 * h]);
-    // At step 0 the state is zero, so h·W_hh contributes only its bias.
-    const gates: Tensor = hPrev
-      ? add(xs, matmulT(hPrev, weightHh, false, true, biasHh))
-      : add(xs, biasHh);
-    const i = sigmoid(slice(gates, 1, 0, h));
-    const f = sigmoid(slice(gates, 1, h, 2 * h));
-    const g = tanh(slice(gates, 1, 2 * h, 3 * h));
-    const o = sigmoid(slice(gates, 1, 3 * h, 4 * h));
-    const c: Tensor = cPrev ? add(mul(f, cPrev), mul(i, g)) : mul(i, g);
-    const hNew = mul(o, tanh(c));
-    outs.push(reshape(hNew, [b, 1, h]));
-    hPrev = hNew;
-    cPrev = c;
-  }
-  return outs.length === 1 ? outs[0] : concat(outs, 1);
+  return stackSteps(lstmLayerSteps(timeSteps(x), weightIh, weightHh, biasIh, biasHh));
 }
 
 /** Stacked LSTM: layer l reads layer l − 1's hidden states. */
@@ -84,8 +106,13 @@ export class Lstm extends Module {
 
   /** x [B, T, in] → top layer's hidden states [B, T, H]. */
   forward(x: Tensor): Tensor {
-    let y = x;
-    for (const [wIh, wHh, bIh, bHh] of this.layers) y = lstmLayer(y, wIh, wHh, bIh, bHh);
-    return y;
+    return stackSteps(this.forwardSteps(timeSteps(x)));
+  }
+
+  /** Per-step inputs [B, in] → the top layer's per-step hidden states [B, H]. */
+  forwardSteps(xs: readonly Tensor[]): Tensor[] {
+    let ys = xs as Tensor[];
+    for (const [wIh, wHh, bIh, bHh] of this.layers) ys = lstmLayerSteps(ys, wIh, wHh, bIh, bHh);
+    return ys;
   }
 }

@@ -3,12 +3,13 @@
  * (H per layer), and a read-out Linear(H → V) to next-token logits. Xie et al. use E = H = 768
  * and 6 layers (Park et al. Table 3).
  */
+import { reshape } from "../core/ops/shape_ops.ts";
 import { Rng } from "../core/rng.ts";
 import type { Tensor } from "../core/tensor.ts";
 import type { Backend } from "../core/backend.ts";
 import { Init } from "./init.ts";
 import { Linear } from "./layers.ts";
-import { Lstm } from "./lstm.ts";
+import { Lstm, stackSteps } from "./lstm.ts";
 import { Module } from "./module.ts";
 import { embedTokens } from "./tokens.ts";
 
@@ -35,9 +36,18 @@ export class LstmLm extends Module {
     this.nameParameters();
   }
 
-  /** ids [B·T] → logits [B, T, V]. */
+  /**
+   * ids [B·T] → logits [B, T, V]. Each step's tokens are looked up on their own (a lookup's
+   * backward scatters into the V × E table, not into a [B, T, E] tensor per step).
+   */
   forwardIds(ids: Int32Array, batch: number, length: number): Tensor {
-    const x = embedTokens(this._read_in, ids, batch, length);
-    return this._read_out.forward(this.lstm.forward(x));
+    if (ids.length !== batch * length) {
+      throw new Error(`LstmLm: ${ids.length} ids for [${batch}, ${length}]`);
+    }
+    const steps = Array.from({ length }, (_, t) => {
+      const col = Int32Array.from({ length: batch }, (_, b) => ids[b * length + t]);
+      return reshape(embedTokens(this._read_in, col, batch, 1), [batch, this.config.embedDim]);
+    });
+    return this._read_out.forward(stackSteps(this.lstm.forwardSteps(steps)));
   }
 }
