@@ -163,23 +163,24 @@ export class RegBench {
   /**
    * Greedy-decoding accuracy of one instance: `preds[t]` is the model's argmax after reading
    * tokens[0..t]; it is valid if the automaton, in the state reached by the current string so far,
-   * has an edge for it, or if it is the separator (every state accepts, so ending the string is
-   * always valid). Positions whose true next token is padding or past the end are not scored.
-   * Returns per-position validity (1/0, NaN where unscored) and the mean over scored positions.
+   * has an edge for it. As in the authors' analysis code (which splits the instance at the
+   * separators and checks each string's prefix plus the prediction), only positions whose true
+   * next token is a symbol are scored, and a predicted separator or padding there is invalid
+   * (otherwise always predicting the separator would score 1). Returns per-position validity
+   * (1/0, NaN where unscored) and the mean over scored positions.
    */
   greedyAccuracy(dfa: Dfa, tokens: ArrayLike<number>, preds: ArrayLike<number>): GreedyScore {
     const valid = new Float64Array(tokens.length).fill(NaN);
     let s = 0, hit = 0, scored = 0;
-    for (let t = 0; t < tokens.length; t++) {
+    for (let t = 0; t + 1 < tokens.length; t++) {
       const tok = tokens[t];
       if (tok === this.pad) break;
-      if (tok === this.separator) s = 0;
-      else s = s < 0 ? -1 : dfa.next[s * this.nSymbols + tok];
+      s = tok === this.separator ? 0 : dfa.next[s * this.nSymbols + tok];
       if (s < 0) throw new Error(`regbench: the input itself leaves the automaton at ${t}`);
-      if (t + 1 >= tokens.length || tokens[t + 1] === this.pad) break;
+      const target = tokens[t + 1];
+      if (target === this.separator || target === this.pad) continue;
       const p = preds[t];
-      const ok = p === this.separator || (p >= 0 && p < this.nSymbols &&
-        dfa.next[s * this.nSymbols + p] >= 0);
+      const ok = p >= 0 && p < this.nSymbols && dfa.next[s * this.nSymbols + p] >= 0;
       valid[t] = ok ? 1 : 0;
       hit += valid[t];
       scored++;

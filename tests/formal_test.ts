@@ -162,14 +162,18 @@ Deno.test("regbench: greedy accuracy scores a valid continuation 1 and an invali
     const truth = Array.from(tokens.subarray(1));
     const good = rb.greedyAccuracy(dfa, tokens, truth);
     assert.equal(good.accuracy, 1);
-    assert.equal(good.scored, tokens.length - 1);
-    // A symbol outside the automaton's alphabet is never valid.
+    const symbolTargets = truth.filter((t) => t !== rb.separator).length;
+    assert.equal(good.scored, symbolTargets);
+    // A symbol outside the automaton's alphabet is never valid, nor is the separator where the
+    // string goes on (else always predicting it would score 1).
     const outside = [...Array(rb.nSymbols).keys()].find((a) => !dfa.alphabet.includes(a))!;
     const bad = rb.greedyAccuracy(dfa, tokens, new Array(tokens.length).fill(outside));
     assert.equal(bad.accuracy, 0);
+    const sep = rb.greedyAccuracy(dfa, tokens, new Array(tokens.length).fill(rb.separator));
+    assert.equal(sep.accuracy, 0);
     // Padding is not scored.
     const padded = Int32Array.from([...tokens, rb.pad, rb.pad]);
-    assert.equal(rb.greedyAccuracy(dfa, padded, [...truth, 0, 0, 0]).scored, tokens.length - 1);
+    assert.equal(rb.greedyAccuracy(dfa, padded, [...truth, 0, 0, 0]).scored, symbolTargets);
   }
   // Hand-made automaton: 0 -a-> 1, 1 -b-> 0; after "a" only "b" (or the separator) is valid.
   const d = {
@@ -180,16 +184,10 @@ Deno.test("regbench: greedy accuracy scores a valid continuation 1 and an invali
   };
   d.next[0 * rb.nSymbols + 0] = 1;
   d.next[1 * rb.nSymbols + 1] = 0;
+  // Positions 0 (next "b") and 2 (next "a", a new string) are scored; 1 (next "|") is not.
   const toks = [0, 1, rb.separator, 0];
-  assert.deepEqual(Array.from(rb.greedyAccuracy(d, toks, [1, 0, 0]).valid.subarray(0, 3)), [
-    1,
-    1,
-    1,
-  ]);
-  assert.deepEqual(Array.from(rb.greedyAccuracy(d, toks, [0, 1, 1]).valid.subarray(0, 3)), [
-    0,
-    0,
-    0,
-  ]);
-  assert.equal(rb.greedyAccuracy(d, toks, [rb.separator, 0, 0]).valid[0], 1);
+  const at = (p: number[]) => Array.from(rb.greedyAccuracy(d, toks, p).valid.subarray(0, 3));
+  assert.deepEqual(at([1, 0, 0]), [1, NaN, 1]);
+  assert.deepEqual(at([0, 0, 1]), [0, NaN, 0]);
+  assert.deepEqual(at([rb.separator, 0, rb.separator]), [0, NaN, 0]);
 });
