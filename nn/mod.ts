@@ -62,6 +62,9 @@ export {
   StandardHybrid,
   Transformer,
 } from "./models.ts";
+export { Lstm, lstmLayer, lstmLayerSteps, stackSteps, timeSteps } from "./lstm.ts";
+export { LstmLm, type LstmLmConfig } from "./lstm_lm.ts";
+export { argmaxRows, embedTokens, nextTokenLoss } from "./tokens.ts";
 export { type FlopsBreakdown, forwardFlops, trainingFlops } from "./flops.ts";
 export {
   Adam,

@@ -30,6 +30,7 @@ import {
 import { MambaMixer } from "./mamba.ts";
 import { Module, ModuleList } from "./module.ts";
 import { S4MambaMixer, S4Wrapper } from "./s4.ts";
+import { embedTokens } from "./tokens.ts";
 
 /** Anything with a sequence-to-sequence forward [B, L, E] → [B, L, E]. */
 interface Mixer extends Module {
@@ -254,7 +255,24 @@ export abstract class ICLModel extends Module {
         } exceeds maxLen ${c.maxLen} (learned positions)`,
       );
     }
-    const h = this.embed(this._read_in.forward(tokens));
+    return this.afterReadIn(this._read_in.forward(tokens), hidden);
+  }
+
+  /**
+   * Token ids [B·T] (row-major [B, T]) of a vocabulary of tokenDim → [B, T, outDim]: the same
+   * model as `forward` on one-hot tokens, with the read-in computed as an embedding lookup
+   * (nn/tokens.ts). With outDim = tokenDim the output is next-token logits.
+   */
+  forwardIds(ids: Int32Array, batch: number, length: number, hidden?: Tensor[]): Tensor {
+    const c = this.config;
+    if (c.maxLen !== null && length > c.maxLen && this.positionsBeyond === "error") {
+      throw new Error(`${c.arch}: sequence length ${length} exceeds maxLen ${c.maxLen}`);
+    }
+    return this.afterReadIn(embedTokens(this._read_in, ids, batch, length), hidden);
+  }
+
+  private afterReadIn(readIn: Tensor, hidden?: Tensor[]): Tensor {
+    const h = this.embed(readIn);
     hidden?.push(h);
     return this._read_out.forward(this.backbone.forward(h, hidden));
   }
