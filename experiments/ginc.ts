@@ -3,7 +3,6 @@
  * (Xie et al.'s mixture of HMMs, vocabulary 100), then their train/valid perplexity and in-context
  * accuracy against the number of examples k, with bootstrap 5–95% intervals, next to the paper.
  */
-import { initBackend } from "../core/device_select.ts";
 import { Rng } from "../core/rng.ts";
 import { cosineSchedule } from "../nn/optim.ts";
 import {
@@ -14,8 +13,8 @@ import {
 } from "../tasks/formal_eval.ts";
 import { chunkStream, pretrainingStream } from "../tasks/ginc.ts";
 import { buildGincFamily, GINC_DELIMITER } from "../tasks/ginc_hmm.ts";
-import { fail, intFlag, parseCli } from "./lib/cli.ts";
-import { timestamp, writeAtomic } from "./lib/files.ts";
+import { writeAtomic } from "./lib/files.ts";
+import { tokenExperimentCli } from "./lib/token_cli.ts";
 import { GINC_PAPER } from "./lib/formal_paper.ts";
 import { GINC_PRESETS } from "./lib/ginc_presets.ts";
 import { cachedTokens } from "./lib/token_cache.ts";
@@ -24,39 +23,15 @@ import {
   makeTokenModel,
   meanTokenLoss,
   predictIds,
-  TOKEN_ARCHS,
-  type TokenArch,
   trainTokens,
 } from "./lib/token_train.ts";
 
 const NAME = "exp:ginc";
-const f = parseCli(NAME, "GINC (Park et al. Table 3): perplexity and ICL accuracy vs k", {
-  preset: { type: "string", default: "quick", help: "quick (2-core CPU) or paper" },
-  models: {
-    type: "string",
-    default: "lstm,transformer,mamba,mambaformer,hybrid",
-    help: `comma-separated, of ${TOKEN_ARCHS.join(", ")}`,
-  },
-  steps: { type: "string", help: "training steps per model (default: the preset's)" },
-  seed: { type: "string", default: "1", help: "seed of the data and the models" },
-  backend: { type: "string", default: "auto", help: "auto, webgpu or cpu" },
-  out: { type: "string", help: "run folder (default runs/ginc-<timestamp>)" },
-});
-if (f.preset !== "quick" && f.preset !== "paper") fail(NAME, `--preset must be quick or paper`);
-const preset = GINC_PRESETS[f.preset];
-const steps = f.steps ? intFlag(NAME, "steps", f.steps) : preset.steps;
-const seed = intFlag(NAME, "seed", f.seed, 0);
-const models = f.models.split(",").map((m) => m.trim()) as TokenArch[];
-for (const m of models) if (!TOKEN_ARCHS.includes(m)) fail(NAME, `unknown model "${m}"`);
-if (!["auto", "webgpu", "cpu"].includes(f.backend)) fail(NAME, `--backend: auto, webgpu or cpu`);
-const backend = await initBackend(f.backend as "auto" | "webgpu" | "cpu");
-const dir = f.out ?? `runs/ginc-${timestamp()}`;
-await Deno.mkdir(dir, { recursive: true });
-
-console.log(
-  `${NAME}: preset ${f.preset}, ${steps} steps per model, seed ${seed}, run folder ${dir}`,
+const { presetName, preset, steps, seed, models, backend, dir } = await tokenExperimentCli(
+  NAME,
+  "GINC (Park et al. Table 3): perplexity and ICL accuracy vs k",
+  GINC_PRESETS,
 );
-for (const d of preset.departures) console.log(`  departure: ${d}`);
 
 const root = new Rng(seed);
 const family = buildGincFamily(root.fork("family"));
@@ -170,7 +145,7 @@ for (const r of rows) {
 await writeAtomic(
   `${dir}/summary.json`,
   JSON.stringify(
-    { preset: f.preset, steps, seed, ks: preset.ks, departures: preset.departures, rows },
+    { preset: presetName, steps, seed, ks: preset.ks, departures: preset.departures, rows },
     null,
     1,
   ) +

@@ -4,13 +4,12 @@
  * on held-out automata (every position's argmax, teacher-forced, checked against the automaton),
  * next to the paper's numbers after 15 and 120 epochs.
  */
-import { initBackend } from "../core/device_select.ts";
 import { Rng } from "../core/rng.ts";
 import { cosineSchedule } from "../nn/optim.ts";
 import { padSequences, regbenchAccuracy } from "../tasks/formal_eval.ts";
 import { RegBench } from "../tasks/regbench.ts";
-import { fail, intFlag, parseCli } from "./lib/cli.ts";
-import { timestamp, writeAtomic } from "./lib/files.ts";
+import { writeAtomic } from "./lib/files.ts";
+import { tokenExperimentCli } from "./lib/token_cli.ts";
 import { REGBENCH_PAPER } from "./lib/formal_paper.ts";
 import { REGBENCH_PRESETS } from "./lib/regbench_presets.ts";
 import {
@@ -18,38 +17,15 @@ import {
   makeTokenModel,
   meanTokenLoss,
   predictIds,
-  TOKEN_ARCHS,
-  type TokenArch,
   trainTokens,
 } from "./lib/token_train.ts";
 
 const NAME = "exp:regbench";
-const f = parseCli(NAME, "RegBench (Park et al. Table 4): perplexity and greedy accuracy", {
-  preset: { type: "string", default: "quick", help: "quick (2-core CPU) or paper" },
-  models: {
-    type: "string",
-    default: "lstm,transformer,mamba,mambaformer,hybrid",
-    help: `comma-separated, of ${TOKEN_ARCHS.join(", ")}`,
-  },
-  steps: { type: "string", help: "training steps per model (default: the preset's)" },
-  seed: { type: "string", default: "1", help: "seed of the data and the models" },
-  backend: { type: "string", default: "auto", help: "auto, webgpu or cpu" },
-  out: { type: "string", help: "run folder (default runs/regbench-<timestamp>)" },
-});
-if (f.preset !== "quick" && f.preset !== "paper") fail(NAME, `--preset must be quick or paper`);
-const preset = REGBENCH_PRESETS[f.preset];
-const steps = f.steps ? intFlag(NAME, "steps", f.steps) : preset.steps;
-const seed = intFlag(NAME, "seed", f.seed, 0);
-const models = f.models.split(",").map((m) => m.trim()) as TokenArch[];
-for (const m of models) if (!TOKEN_ARCHS.includes(m)) fail(NAME, `unknown model "${m}"`);
-if (!["auto", "webgpu", "cpu"].includes(f.backend)) fail(NAME, `--backend: auto, webgpu or cpu`);
-const backend = await initBackend(f.backend as "auto" | "webgpu" | "cpu");
-const dir = f.out ?? `runs/regbench-${timestamp()}`;
-await Deno.mkdir(dir, { recursive: true });
-console.log(
-  `${NAME}: preset ${f.preset}, ${steps} steps per model, seed ${seed}, run folder ${dir}`,
+const { presetName, preset, steps, seed, models, backend, dir } = await tokenExperimentCli(
+  NAME,
+  "RegBench (Park et al. Table 4): perplexity and greedy accuracy",
+  REGBENCH_PRESETS,
 );
-for (const d of preset.departures) console.log(`  departure: ${d}`);
 
 const rb = new RegBench({ maxSeqLen: preset.maxSeqLen });
 const root = new Rng(seed);
@@ -142,7 +118,11 @@ for (const r of rows) {
 }
 await writeAtomic(
   `${dir}/summary.json`,
-  JSON.stringify({ preset: f.preset, steps, seed, departures: preset.departures, rows }, null, 1) +
+  JSON.stringify(
+    { preset: presetName, steps, seed, departures: preset.departures, rows },
+    null,
+    1,
+  ) +
     "\n",
 );
 console.log(`\n${NAME}: wrote ${dir}/summary.json`);
