@@ -11,11 +11,10 @@
  */
 import { errorCurveSvg, type PlotSeries } from "./plot.ts";
 import { baselinesFor, scoreBaselines, type Scored, scoreModel } from "./lib/analysis_eval.ts";
-import { setupAnalysis } from "./lib/analysis_cli.ts";
+import { setupAnalysis, writeAnalysis } from "./lib/analysis_cli.ts";
 import { ARCH_COLOR, type ArchName } from "./lib/archs.ts";
 import { choiceFlag, fail, intFlag } from "./lib/cli.ts";
 import { evalBatches } from "./lib/evaluate.ts";
-import { writeAtomic } from "./lib/files.ts";
 import { loadModel, type RunInfo, runTask } from "./lib/load_run.ts";
 import { fmtTime } from "./lib/progress.ts";
 import { seqLenOf } from "./lib/spec.ts";
@@ -193,26 +192,21 @@ if (import.meta.main) {
     "one long prompt per test case scored at every position (Grazzi evaluates fixed lengths)",
   ];
   for (const d of departures) console.log(`  departure from the paper: ${d}`);
-  for (const [file, svg] of Object.entries(figs)) {
-    await writeAtomic(`${setup.outDir}/${file}`, svg);
-  }
-  const summary = {
-    experiment: NAME,
-    trainedIn: setup.trainedIn ?? null,
-    factor,
-    peBeyond,
-    prompts,
-    results,
-    notes,
-    tables,
-    departures,
-    wallSeconds: (performance.now() - t0) / 1000,
-    figures: Object.keys(figs),
-  };
-  await writeAtomic(`${setup.outDir}/summary.json`, JSON.stringify(summary, null, 2));
-  console.log(
-    `total wall time ${fmtTime(summary.wallSeconds)}; wrote ${setup.outDir}/summary.json and ` +
-      Object.keys(figs).join(", "),
+  await writeAnalysis(
+    setup.outDir,
+    figs,
+    {
+      experiment: NAME,
+      trainedIn: setup.trainedIn ?? null,
+      factor,
+      peBeyond,
+      prompts,
+      results,
+      notes,
+      tables,
+      departures,
+    },
+    t0,
+    !!f.json,
   );
-  if (f.json) console.log(JSON.stringify(summary));
 }

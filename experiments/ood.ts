@@ -14,12 +14,11 @@ import type { Task } from "../tasks/task.ts";
 import { errorCurveSvg, type PlotSeries } from "./plot.ts";
 import { baselinesFor, scoreBaselines, scoreModel } from "./lib/analysis_eval.ts";
 import type { Scored } from "./lib/analysis_eval.ts";
-import { setupAnalysis } from "./lib/analysis_cli.ts";
+import { setupAnalysis, writeAnalysis } from "./lib/analysis_cli.ts";
 import { ARCH_COLOR, type ArchName } from "./lib/archs.ts";
 import { groupedBarsSvg } from "./lib/bars.ts";
 import { fail, intFlag } from "./lib/cli.ts";
 import { evalBatches } from "./lib/evaluate.ts";
-import { writeAtomic } from "./lib/files.ts";
 import { loadModel, type RunInfo, runTask } from "./lib/load_run.ts";
 import { fmtTime } from "./lib/progress.ts";
 import { lateRange } from "./lib/spec.ts";
@@ -162,25 +161,20 @@ if (import.meta.main) {
       logY: true,
     });
   }
-  for (const [file, svg] of Object.entries(figs)) {
-    await writeAtomic(`${setup.outDir}/${file}`, svg);
-  }
-  const summary = {
-    experiment: NAME,
-    trainedIn: setup.trainedIn ?? null,
-    runs: runs.map((r) => r.dir),
-    prompts,
-    promptSets: texts,
-    results: rows,
-    table: table.join("\n"),
-    departures,
-    wallSeconds: (performance.now() - t0) / 1000,
-    figures: Object.keys(figs),
-  };
-  await writeAtomic(`${setup.outDir}/summary.json`, JSON.stringify(summary, null, 2));
-  console.log(
-    `total wall time ${fmtTime(summary.wallSeconds)}; wrote ${setup.outDir}/summary.json and ` +
-      `${Object.keys(figs).length} figures`,
+  await writeAnalysis(
+    setup.outDir,
+    figs,
+    {
+      experiment: NAME,
+      trainedIn: setup.trainedIn ?? null,
+      runs: runs.map((r) => r.dir),
+      prompts,
+      promptSets: texts,
+      results: rows,
+      table: table.join("\n"),
+      departures,
+    },
+    t0,
+    !!setup.flags.json,
   );
-  if (setup.flags.json) console.log(JSON.stringify(summary));
 }

@@ -11,10 +11,9 @@
 import { gdCurve, type GdPrompt, tuneGamma } from "../tasks/gd.ts";
 import { Rng } from "../core/rng.ts";
 import { errorCurveSvg, type PlotSeries } from "./plot.ts";
-import { setupAnalysis } from "./lib/analysis_cli.ts";
+import { setupAnalysis, writeAnalysis } from "./lib/analysis_cli.ts";
 import { ARCH_COLOR, type ArchName } from "./lib/archs.ts";
 import { fail, intFlag } from "./lib/cli.ts";
-import { writeAtomic } from "./lib/files.ts";
 import { loadModel, type RunInfo, runTask } from "./lib/load_run.ts";
 import { probeModel, type ProbePrompts, type ProbeResult } from "./lib/probing.ts";
 import { fmtTime } from "./lib/progress.ts";
@@ -200,27 +199,22 @@ if (import.meta.main) {
       series: series("shift"),
     }),
   };
-  for (const [file, svg] of Object.entries(figs)) {
-    await writeAtomic(`${setup.outDir}/${file}`, svg);
-  }
   for (const d of departures) console.log(`  departure from the paper: ${d}`);
-  const summary = {
-    experiment: NAME,
-    trainedIn: setup.trainedIn ?? null,
-    prompts: batch,
-    queries,
-    context: prompts!.context,
-    window: Math.min(window, prompts!.context),
-    models,
-    gd: gd ? { iterations: GD_ITERATIONS, ...gd } : null,
-    departures,
-    wallSeconds: (performance.now() - t0) / 1000,
-    figures: Object.keys(figs),
-  };
-  await writeAtomic(`${setup.outDir}/summary.json`, JSON.stringify(summary, null, 2));
-  console.log(
-    `total wall time ${fmtTime(summary.wallSeconds)}; wrote ${setup.outDir}/summary.json and ` +
-      Object.keys(figs).join(", "),
+  await writeAnalysis(
+    setup.outDir,
+    figs,
+    {
+      experiment: NAME,
+      trainedIn: setup.trainedIn ?? null,
+      prompts: batch,
+      queries,
+      context: prompts!.context,
+      window: Math.min(window, prompts!.context),
+      models,
+      gd: gd ? { iterations: GD_ITERATIONS, ...gd } : null,
+      departures,
+    },
+    t0,
+    !!f.json,
   );
-  if (f.json) console.log(JSON.stringify(summary));
 }

@@ -7,9 +7,10 @@ import type { Backend } from "../../core/backend.ts";
 import { initBackend } from "../../core/device_select.ts";
 import { trainForAnalysis } from "./analysis_train.ts";
 import { fail, type FlagSpec, intFlag, parseCli } from "./cli.ts";
-import { timestamp } from "./files.ts";
+import { timestamp, writeAtomic } from "./files.ts";
 import { COMMON_FLAGS, parseCommon } from "./flags.ts";
 import { findRuns, type RunInfo } from "./load_run.ts";
+import { fmtTime } from "./progress.ts";
 
 const pick = (keys: string[]) => Object.fromEntries(keys.map((k) => [k, COMMON_FLAGS[k]]));
 
@@ -93,4 +94,26 @@ export async function setupAnalysis(
   const backend = await initBackend(o.backend);
   await Deno.mkdir(outDir, { recursive: true });
   return { flags: f, runs, backend, outDir, seed, trainedIn };
+}
+
+/**
+ * Writes an analysis's figures and its summary.json (with the wall time since `t0` and the figure
+ * names added), says what was written, and prints the summary as JSON with `--json`.
+ */
+export async function writeAnalysis(
+  outDir: string,
+  figures: Record<string, string>,
+  summary: Record<string, unknown>,
+  t0: number,
+  json: boolean,
+): Promise<void> {
+  for (const [file, svg] of Object.entries(figures)) await writeAtomic(`${outDir}/${file}`, svg);
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const all = { ...summary, wallSeconds, figures: Object.keys(figures) };
+  await writeAtomic(`${outDir}/summary.json`, JSON.stringify(all, null, 2));
+  console.log(
+    `total wall time ${fmtTime(wallSeconds)}; wrote ${outDir}/summary.json and ` +
+      Object.keys(figures).join(", "),
+  );
+  if (json) console.log(JSON.stringify(all));
 }
