@@ -46,7 +46,7 @@ const PAPER: { name: string; cfg: Cfg }[] = [
 ];
 
 /** [batch, points per prompt, input width]: exp:parity's quick shape, then the PyTorch one. */
-const SHAPES = { quick: [32, 40, 4], pytorch: [64, 140, 10] } as const;
+export const SHAPES = { quick: [32, 40, 4], pytorch: [64, 140, 10] } as const;
 
 export interface StepMeasure {
   ms: number;

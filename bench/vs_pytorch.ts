@@ -13,10 +13,9 @@
 import { parseArgs } from "node:util";
 import { webgpuBackend } from "../core/device_select.ts";
 import type { ModelConfig } from "../nn/mod.ts";
-import { timeTrainStep } from "./train_step.ts";
+import { SHAPES, timeTrainStep } from "./train_step.ts";
 
 const TUNED_MALLOC = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736";
-const SHAPES = { quick: [32, 40, 4], pytorch: [64, 140, 10] } as const;
 
 async function sh(cmd: string, args: string[], env: Record<string, string> = {}) {
   const r = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output()

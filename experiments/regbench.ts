@@ -42,7 +42,8 @@ const batchOf = (items: { tokens: Int32Array }[]): IdBatch => ({
 const chunks = <T>(xs: T[], n: number) =>
   Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, (i + 1) * n));
 const trainEval = chunks(data.train.slice(0, data.test.length), preset.batch).map(batchOf);
-const testEval = chunks(data.test, preset.batch).map(batchOf);
+const testChunks = chunks(data.test, preset.batch);
+const testEval = testChunks.map(batchOf);
 
 interface Row {
   model: string;
@@ -82,9 +83,7 @@ for (const arch of models) {
   const preds: Int32Array[] = [];
   for (const [i, b] of testEval.entries()) {
     const all = await predictIds(m, b);
-    chunks(data.test, preset.batch)[i].forEach((_, j) =>
-      preds.push(all.subarray(j * b.length, (j + 1) * b.length))
-    );
+    testChunks[i].forEach((_, j) => preds.push(all.subarray(j * b.length, (j + 1) * b.length)));
   }
   const acc = regbenchAccuracy(rb, data.test, preds);
   rows.push({

@@ -1,4 +1,4 @@
-/** Helpers of the cell tests: a tiny CPU sweep of exp:parity run as a subprocess. */
+/** Helpers of the CLI tests: experiment scripts run as subprocesses, a tiny CPU sweep of exp:parity. */
 export const ROOT = new URL("..", import.meta.url).pathname;
 
 /** 4 cells (2 architectures × 2 seeds), a few seconds on the CPU backend, bit-exact. */

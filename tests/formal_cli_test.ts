@@ -3,24 +3,12 @@
  * its summary with one row per model; a bad flag exits 2 before a run folder exists.
  */
 import assert from "node:assert/strict";
-
-const root = new URL("..", import.meta.url).pathname;
-
-async function run(script: string, args: string[]) {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
-    cwd: root,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: r.code, stderr: new TextDecoder().decode(r.stderr) };
-}
+import { exists, run } from "./cells_util.ts";
 
 for (
-  const [script, model] of [["experiments/ginc.ts", "lstm"], ["experiments/regbench.ts", "mamba"]]
+  const [script, model] of [["ginc", "lstm"], ["regbench", "mamba"]]
 ) {
-  Deno.test(`${script}: two steps write a summary; a bad flag writes nothing`, async () => {
+  Deno.test(`exp:${script}: two steps write a summary; a bad flag writes nothing`, async () => {
     const dir = await Deno.makeTempDir();
     const args = ["--steps=2", `--models=${model}`, "--backend=cpu"];
     const ok = await run(script, [...args, `--out=${dir}/run`]);
@@ -31,7 +19,7 @@ for (
     const bad = await run(script, [...args, "--preset=huge", `--out=${dir}/bad`]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--preset must be quick or paper/);
-    assert.ok(!(await Deno.stat(`${dir}/bad`).then(() => true, () => false)), "no run folder");
+    assert.ok(!(await exists(`${dir}/bad`)), "no run folder");
     await Deno.remove(dir, { recursive: true });
   });
 }
