@@ -11,7 +11,7 @@
  * nothing written) and, in report.md, the diverged ones.
  */
 import { parseArgs } from "node:util";
-import { canonicalJson } from "./lib/cells.ts";
+import { canonicalJson } from "./lib/files.ts";
 import { fail } from "./lib/cli.ts";
 import { writeAtomic } from "./lib/files.ts";
 import {

@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ArchName, ModelSize } from "./archs.ts";
+import { canonicalJson } from "./files.ts";
 import { sizeLabel } from "./sizes.ts";
 import { lrOf, sizesOf, specConfig, type SuiteSpec, trainFlops } from "./spec.ts";
 
@@ -26,17 +27,6 @@ export interface Cell {
   config: Record<string, unknown>;
   /** Estimated training FLOPs (the shard balance). */
   flops: number;
-}
-
-/** JSON with sorted keys, so equal configs give equal text and hashes. */
-export function canonicalJson(v: unknown): string {
-  return JSON.stringify(
-    v,
-    (_k, x) =>
-      x && typeof x === "object" && !Array.isArray(x)
-        ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, x[k]]))
-        : x,
-  );
 }
 
 /** The resolved config of one cell (the model config keeps config.json's old `model` key). */

@@ -60,3 +60,14 @@ export function fromJsonExact<T>(text: string): T {
     ) => (x === "NaN" ? NaN : x === "Infinity" ? Infinity : x === "-Infinity" ? -Infinity : x),
   );
 }
+
+/** JSON with sorted keys, so equal configs give equal text and hashes. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(
+    v,
+    (_k, x) =>
+      x && typeof x === "object" && !Array.isArray(x)
+        ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, x[k]]))
+        : x,
+  );
+}

@@ -23,7 +23,7 @@ import {
 import { loadCheckpoint, saveCheckpoint } from "../../nn/checkpoint.ts";
 import { fieldError, jsonField } from "../../nn/checkpoint_meta.ts";
 import type { Module } from "../../nn/module.ts";
-import { appendLine, truncateJsonl } from "./files.ts";
+import { appendLine, canonicalJson, truncateJsonl } from "./files.ts";
 import { batchLosses, type SequenceModel } from "./icl.ts";
 import { Progress } from "./progress.ts";
 
@@ -286,7 +286,7 @@ function resumeState(
     throw fieldError(path, "step", md.step, `at most this run's ${o.steps} steps`);
   }
   if (!meta.rng?.data) throw fieldError(path, "rng", md.rng, `an RNG state under "data"`);
-  if (o.config && meta.config !== null && !sameJSON(meta.config, o.config)) {
+  if (o.config && meta.config !== null && canonicalJson(meta.config) !== canonicalJson(o.config)) {
     throw fieldError(path, "config", md.config, `this run's ${JSON.stringify(o.config)}`);
   }
   const e = jsonField(path, "ema", md.ema) as Partial<Record<keyof EmaState, unknown>> | null;
@@ -309,17 +309,6 @@ function resumeState(
     dataRng: Rng.fromState(meta.rng.data),
     ema: (e as EmaState | null) ?? { ema: null, best: null, bestStep: null },
   };
-}
-
-/** Equal as JSON, whatever the key order. */
-function sameJSON(a: unknown, b: unknown): boolean {
-  const norm = (x: unknown): unknown =>
-    Array.isArray(x)
-      ? x.map(norm)
-      : x && typeof x === "object"
-      ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, norm((x as never)[k])]))
-      : x;
-  return JSON.stringify(norm(a)) === JSON.stringify(norm(b));
 }
 
 async function exists(path: string): Promise<boolean> {
