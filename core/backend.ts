@@ -172,6 +172,18 @@ export interface Backend {
   /** op(A)·op(B) per MatmulArgs; `bias` [n], when given, is added to every row (the epilogue). */
   matmul(a: DeviceBuffer, b: DeviceBuffer, args: MatmulArgs, bias?: DeviceBuffer): DeviceBuffer;
   /**
+   * [op(A)·op(B), sums] for one matrix (batch 1): with "rows" the sums over k of op(A)'s rows
+   * ([m]), with "cols" of op(B)'s columns ([n]), from the same pass over the operands. A linear
+   * layer's weight gradient and its bias gradient (the output gradient summed over tokens) read
+   * that gradient once, in one dispatch.
+   */
+  matmulSums(
+    a: DeviceBuffer,
+    b: DeviceBuffer,
+    args: MatmulArgs,
+    of: "rows" | "cols",
+  ): [DeviceBuffer, DeviceBuffer];
+  /**
    * [act(op(A)·op(B) + bias), the pre-activation or null]: the activation as the matmul's
    * epilogue where the backend can fuse it; the pre-activation (what the activation's backward
    * reads) is kept only with keepPre.

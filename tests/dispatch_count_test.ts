@@ -60,8 +60,9 @@ Deno.test({
   fn: async () => {
     const two = await countStep(2);
     // 323 before multi-tensor Adam and clipping (31 and 136 of them), 161 after, 143 with the
-    // heads read straight out of qkv.
-    assert.ok(two.total <= 143, `quick Transformer step: ${two.total} dispatches`);
+    // heads read straight out of qkv, 127 with bias gradients inside the weight-gradient matmul
+    // and LayerNorm's dx and dw/db partials in one dispatch.
+    assert.ok(two.total <= 127, `quick Transformer step: ${two.total} dispatches`);
     // Clipping: ⌈P/7⌉ + 1 dispatches; Adam: ⌈P/4⌉ (packed parameters, four per dispatch).
     const bound = (p: number) => Math.ceil(p / 7) + 1 + Math.ceil(p / 4);
     assert.ok(two.optimizer <= bound(two.params), `optimizer: ${two.optimizer}`);

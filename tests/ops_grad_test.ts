@@ -98,6 +98,19 @@ Deno.test("grad: matmul, transposes and batch broadcasting", () => {
     (x: Tensor, w: Tensor, c: Tensor) => op.matmulT(x, w, false, true, c),
     [a, S([4, 5], randData(20, 17)), S([4], randData(4, 21))],
   );
+  // (2-D weight and bias: the weight and bias gradients come from one matmulSums, op(A)'s rows
+  // with Bᵀ, op(B)'s columns without)
+  const x2 = S([6, 5], randData(30, 25));
+  gradCheck(
+    "matmul + bias (x·W, 2-D)",
+    (x: Tensor, w: Tensor, c: Tensor) => op.matmulT(x, w, false, false, c),
+    [x2, S([5, 4], randData(20, 17)), S([4], randData(4, 21))],
+  );
+  gradCheck(
+    "matmul Bᵀ + bias (x·Wᵀ, 2-D)",
+    (x: Tensor, w: Tensor, c: Tensor) => op.matmulT(x, w, false, true, c),
+    [x2, S([4, 5], randData(20, 17)), S([4], randData(4, 21))],
+  );
   gradCheck(
     "matmul Bᵀ + bias, GELU epilogue (c_fc)",
     (x: Tensor, w: Tensor, c: Tensor) => op.matmulT(x, w, false, true, c, "gelu"),

@@ -119,6 +119,25 @@ export class CpuBackend implements Backend {
   matmul(a: DeviceBuffer, b: DeviceBuffer, args: MatmulArgs, bias?: DeviceBuffer): DeviceBuffer {
     return this.track(matmulCpu(f(a), f(b), args, bias && f(bias)));
   }
+  matmulSums(
+    a: DeviceBuffer,
+    b: DeviceBuffer,
+    args: MatmulArgs,
+    of: "rows" | "cols",
+  ): [DeviceBuffer, DeviceBuffer] {
+    const { m, n, k, transA, transB } = args;
+    const x = of === "rows" ? f(a) : f(b);
+    // op(A)[i, p] is A[i·k + p] (or A[p·m + i] stored transposed); op(B)[p, j] likewise.
+    const len = of === "rows" ? m : n;
+    const stored = of === "rows" ? transA : !transB;
+    const sums = new Float32Array(len);
+    for (let i = 0; i < len; i++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += stored ? x[p * len + i] : x[i * k + p];
+      sums[i] = s;
+    }
+    return [this.track(matmulCpu(f(a), f(b), args)), this.track(sums)];
+  }
   matmulAct(
     a: DeviceBuffer,
     b: DeviceBuffer,

@@ -58,16 +58,21 @@ export function matmulT(
   const shape = [...batchShape, m, n];
   const inputs = bias ? [a, b, bias] : [a, b];
   const grads = (dy: Tensor) => {
-    let da: Tensor | null = null, db: Tensor | null = null;
+    let da: Tensor | null = null, db: Tensor | null = null, dbias: Tensor | null = null;
     if (a.requiresGrad) {
       da = transA ? matmulT(b, dy, transB, true) : matmulT(dy, b, false, !transB);
       da = sumToShape(da, a.shape);
     }
-    if (b.requiresGrad) {
+    if (b.requiresGrad && bias?.requiresGrad && batch === 1 && a.rank === 2 && b.rank === 2) {
+      // A linear layer: its weight and bias gradients in one pass over dy.
+      [db, dbias] = transB
+        ? withSums(dy, a, true, transA, "rows")
+        : withSums(a, dy, !transA, false, "cols");
+    } else if (b.requiresGrad) {
       db = transB ? matmulT(dy, a, true, transA) : matmulT(a, dy, !transA, false);
       db = sumToShape(db, b.shape);
     }
-    const dbias = bias?.requiresGrad ? sumToShape(dy, bias.shape) : null;
+    if (bias?.requiresGrad && !dbias) dbias = sumToShape(dy, bias.shape);
     return bias ? [da, db, dbias] : [da, db];
   };
   if (!act) {
@@ -82,6 +87,25 @@ export function matmulT(
     const size = sizeOf(shape);
     return grads(new Tensor(be, be.unaryGrad(act, z!.buf(op), dy.buf(op), size), shape));
   });
+}
+
+/**
+ * [op(x)·op(y), the sums over k of op(x)'s rows or op(y)'s columns] for 2-D x, y, without a
+ * gradient (a backward pass's use).
+ */
+function withSums(
+  x: Tensor,
+  y: Tensor,
+  transA: boolean,
+  transB: boolean,
+  of: "rows" | "cols",
+): [Tensor, Tensor] {
+  const be = backendOf("matmul", [x, y]);
+  const m = transA ? x.shape[1] : x.shape[0], k = transA ? x.shape[0] : x.shape[1];
+  const n = transB ? y.shape[0] : y.shape[1];
+  const args = { batch: 1, m, n, k, transA, transB, aBatchStride: 0, bBatchStride: 0 };
+  const [c, sums] = be.matmulSums(x.buf("matmul"), y.buf("matmul"), args, of);
+  return [new Tensor(be, c, [m, n]), new Tensor(be, sums, [of === "rows" ? m : n])];
 }
 
 export function matmul(a: Tensor, b: Tensor): Tensor {

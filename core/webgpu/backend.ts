@@ -28,6 +28,7 @@ import { gradNormGpu } from "./kernels/grad_norm.ts";
 import { affineGpu, binaryGpu, fillGpu, unaryGpu, unaryGradGpu } from "./kernels/elementwise.ts";
 import { gatherGpu, scatterAddGpu } from "./kernels/gather.ts";
 import { matmulActGpu, matmulGpu } from "./kernels/matmul.ts";
+import { matmulSumsGpu } from "./kernels/matmul_sums.ts";
 import { layerNormGpu, layerNormGradGpu } from "./kernels/norm.ts";
 import { reduceGpu } from "./kernels/reduce.ts";
 import { selectiveScanGpu, selectiveScanGradGpu } from "./kernels/scan.ts";
@@ -103,6 +104,14 @@ export class WebGpuBackend implements Backend {
   }
   matmul(a: DeviceBuffer, b: DeviceBuffer, args: MatmulArgs, bias?: DeviceBuffer): DeviceBuffer {
     return matmulGpu(this.rt, g(a), g(b), args, bias && g(bias));
+  }
+  matmulSums(
+    a: DeviceBuffer,
+    b: DeviceBuffer,
+    args: MatmulArgs,
+    of: "rows" | "cols",
+  ): [DeviceBuffer, DeviceBuffer] {
+    return matmulSumsGpu(this.rt, g(a), g(b), args, of);
   }
   matmulAct(
     a: DeviceBuffer,

@@ -28,7 +28,7 @@ export interface Epilogue {
   keepPre: boolean;
 }
 
-const software = (rt: Runtime) => rt.profile.matmul === "software";
+export const software = (rt: Runtime) => rt.profile.matmul === "software";
 
 /** What one matmul call dispatches: the kernel, its grid and the (possibly folded) sizes. */
 export interface MatmulPlan {
@@ -49,6 +49,7 @@ export function planMatmul(
   args: MatmulArgs,
   bias: SwVariant["bias"] = "none",
   epilogue: Epilogue | null = null,
+  sums: SwVariant["sums"] = "none",
 ): MatmulPlan {
   let { batch, m } = args;
   const { n, k, transA, transB } = args;
@@ -77,6 +78,7 @@ export function planMatmul(
       tex,
       act: epilogue?.act ?? null,
       pre: epilogue?.keepPre ?? false,
+      sums,
     };
     return {
       kernel: kernel(swKernelName(v), () => swKernelWgsl(v)),
@@ -90,8 +92,8 @@ export function planMatmul(
   }
   // Few output tiles leave most of a GPU idle with 64x64 tiles: use 32x32 there.
   const tiles64 = batch * Math.ceil(m / 64) * Math.ceil(n / 64);
-  if (bias === "rows" || epilogue) {
-    throw new Error("matmul: row bias and activations are software-kernel paths only");
+  if (bias === "rows" || epilogue || sums !== "none") {
+    throw new Error("matmul: row bias, activations and sums are software-kernel paths only");
   }
   const v: TiledVariant = {
     tile: tiles64 >= 256 ? 64 : 32,
@@ -111,7 +113,7 @@ export function planMatmul(
 }
 
 /** Software kernels never read a transposed A in place (see matmulGpu). */
-function materialisesAT(rt: Runtime, args: MatmulArgs): boolean {
+export function materialisesAT(rt: Runtime, args: MatmulArgs): boolean {
   return args.transA && software(rt);
 }
 
@@ -248,13 +250,14 @@ export function matmulActGpu(
 }
 
 /** Record a plan's dispatches (textures first, when it reads them). */
-function dispatchPlan(
+export function dispatchPlan(
   rt: Runtime,
   p: MatmulPlan,
   args: MatmulArgs,
   a: GpuBuffer,
   b: GpuBuffer,
   out: { C: GpuBuffer; Bias?: GpuBuffer; Pre?: GpuBuffer },
+  sumsAt: { cStride: number; sOff: number } | null = null,
 ): void {
   const ta = p.textures && rt.texture(a, 0, p.textures[0]);
   const tb = p.textures && rt.texture(b, 0, p.textures[1]);
@@ -263,7 +266,7 @@ function dispatchPlan(
   for (let b0 = 0; b0 < p.batch; b0 += maxZ) {
     const nb = Math.min(maxZ, p.batch - b0);
     const { m, aStride, bStride } = p;
-    const uniforms = { m, n: args.n, k: args.k, aStride, bStride, batch0: b0 };
+    const uniforms = { m, n: args.n, k: args.k, aStride, bStride, batch0: b0, ...sumsAt };
     rt.dispatch(p.kernel, bufs, uniforms, [p.grid[0], p.grid[1], nb]);
   }
   if (ta) rt.releaseTexture(ta);
@@ -277,7 +280,7 @@ function dispatchPlan(
  * plus 1.8 ms for the transpose; 2,560 × 64: 4.8 → 3.4 ms). At k = 64 the transpose eats the
  * gain, hence k ≥ 128.
  */
-function tallNarrow(rt: Runtime, args: MatmulArgs): number {
+export function tallNarrow(rt: Runtime, args: MatmulArgs): number {
   const { batch, m, n, k, transA } = args;
   if (!software(rt)) return 0;
   // Only matrices that form one plain [rows, k] or stored-transposed single matrix qualify.
@@ -296,7 +299,7 @@ function tallNarrow(rt: Runtime, args: MatmulArgs): number {
  * outputs are 16 blocks of 32×32). Splitting k into S slices gives S times the blocks; the
  * partial products are summed afterwards (a pass over S·m·n floats, small here). 1 = no split.
  */
-function splitK(rt: Runtime, args: MatmulArgs): number {
+export function splitK(rt: Runtime, args: MatmulArgs): number {
   const { batch, m, n, k } = args;
   // (B's slices are row blocks only when B is stored plain: [k, n].)
   if (!materialisesAT(rt, args) || args.transB || batch !== 1) return 1;
@@ -369,7 +372,7 @@ function chooseSw(
   transB: boolean,
   aStride: number,
   bStride: number,
-): Omit<SwVariant, "bias" | "tex" | "act" | "pre"> {
+): Omit<SwVariant, "bias" | "tex" | "act" | "pre" | "sums"> {
   const aAligned = aStride % 4 === 0 && (transA ? m % 4 === 0 : k % 4 === 0);
   const bAligned = bStride % 4 === 0 && (transB ? k % 4 === 0 : n % 4 === 0);
   const aMode: OperandMode = !aAligned ? "s" : transA ? "o4" : "k4";

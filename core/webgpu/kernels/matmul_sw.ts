@@ -55,6 +55,12 @@ export interface SwVariant {
    */
   act: UnaryOp | null;
   pre: boolean;
+  /**
+   * Also sum op(A)'s rows ("rows", [m]) or op(B)'s columns ("cols", [n]) over k from the values
+   * the block loads anyway (a bias gradient beside its weight gradient). C and the sums share
+   * one binding: C of batch b at b·cStride, its sums sOff after that (uniforms).
+   */
+  sums: "none" | "rows" | "cols";
 }
 
 /**
@@ -69,7 +75,8 @@ export function swKernelName(v: SwVariant): string {
   return `matmul_sw_${v.tm}x${v.tn}_a${v.transA ? "T" : "N"}${v.aMode}_b${v.transB ? "T" : "N"}` +
     `${v.bMode}_k${v.k4 ? 4 : 1}_c${v.c4 ? 4 : 1}_${v.mx ? "mx" : `w${v.wx}`}` +
     (v.bias === "none" ? "" : `_bias${v.bias === "rows" ? "r" : ""}`) + (v.tex ? "_tex" : "") +
-    (v.act ? `_${v.act}${v.pre ? "_pre" : ""}` : "");
+    (v.act ? `_${v.act}${v.pre ? "_pre" : ""}` : "") +
+    (v.sums === "none" ? "" : `_sum${v.sums === "rows" ? "r" : "c"}`);
 }
 
 /** Workgroups along x and y for an m x n output. */
@@ -103,17 +110,21 @@ ${TEXEL_FN}`
     : `@group(0) @binding(1) var<storage, read> A: array<${aVec ? "vec4<f32>" : "f32"}>;
 @group(0) @binding(2) var<storage, read> B: array<${bVec ? "vec4<f32>" : "f32"}>;`;
   const ld = (x: "A" | "B", i: string) => v.tex ? `texel(${x}, ${i})` : `${x}[${i}]`;
-  L.push(`struct U { m: u32, n: u32, k: u32, aStride: u32, bStride: u32, batch0: u32 }
+  const sums = v.sums !== "none";
+  L.push(
+    `struct U { m: u32, n: u32, k: u32, aStride: u32, bStride: u32, batch0: u32${
+      sums ? ", cStride: u32, sOff: u32" : ""
+    } }
 @group(0) @binding(0) var<uniform> u: U;
 ${operands}
 @group(0) @binding(3) var<storage, read_write> C: array<${v.c4 ? "vec4<f32>" : "f32"}>;
 ${v.bias !== "none" ? "@group(0) @binding(4) var<storage, read> Bias: array<f32>;" : ""}
 ${
-    v.pre
-      ? `@group(0) @binding(${v.bias !== "none" ? 5 : 4}) var<storage, read_write> Pre: ` +
-        `array<${v.c4 ? "vec4<f32>" : "f32"}>;`
-      : ""
-  }
+      v.pre
+        ? `@group(0) @binding(${v.bias !== "none" ? 5 : 4}) var<storage, read_write> Pre: ` +
+          `array<${v.c4 ? "vec4<f32>" : "f32"}>;`
+        : ""
+    }
 ${v.act ? `${MATH}\nfn act_(x: f32) -> f32 { return ${UNARY[v.act][0]}; }` : ""}
 
 @compute @workgroup_size(${v.mx ? `${SW_WG}, 1` : `${v.wx}, ${SW_WG / v.wx}`})
@@ -122,7 +133,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i0 = gid.${v.mx ? "x" : "y"} * ${tm}u;
   let j0 = gid.${v.mx ? "y" : "x"} * ${tn}u;
   if (i0 >= m || j0 >= n) { return; }
-  let bt = gid.z + u.batch0;`);
+  let bt = gid.z + u.batch0;`,
+  );
   // Base offsets in units of the array element (vec4 bases need stride % 4 == 0, checked by
   // the caller).
   L.push(`  let aBase = bt * u.aStride${aVec ? " / 4u" : ""};`);
@@ -168,6 +180,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         ).join(" "),
     );
   }
+  const sumLen = v.sums === "rows" ? tm : v.sums === "cols" ? tn : 0;
+  if (sums) L.push("  " + range(sumLen).map((x) => `var s${x} = 0.0;`).join(" "));
   L.push(`  for (var p = 0u; p < k; p += ${ks}u) {`);
   // Loads: produce expressions aE(r, q) and bE(q, c) for the ks k-steps of this iteration.
   const aE: string[][] = range(tm).map(() => []);
@@ -217,9 +231,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       L.push(`    c${r}_${c} = ${e};`);
     }
   }
+  for (let x = 0; x < sumLen; x++) {
+    const terms = range(ks).map((q) => v.sums === "rows" ? aE[x][q] : bE[q][x]);
+    L.push(`    s${x} = s${x} + ${terms.join(" + ")};`);
+  }
   L.push("  }");
   // Stores, masked to the valid rows and columns.
-  L.push(`  let cBase = bt * m * n;`);
+  L.push(`  let cBase = bt * ${sums ? "u.cStride" : "m * n"};`);
+  if (sums) L.push(...storeSums(v, sumLen));
   const outs: [string, (x: string) => string][] = [["C", (x) => v.act ? `act_(${x})` : x]];
   if (v.pre) outs.push(["Pre", (x) => x]);
   for (let r = 0; r < tm; r++) {
@@ -245,6 +264,32 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   L.push("}");
   return L.join("\n") + "\n";
+}
+
+/**
+ * The sums' stores: only the blocks of the first block column ("rows") or row ("cols") write
+ * (every block computes them; the others' copies are dropped). As vec4 with c4: rows blocks are
+ * multiples of 4, and the caller pads the sums to a multiple of 4, so a vec4 may run past m but
+ * not past the padding.
+ */
+function storeSums(v: SwVariant, len: number): string[] {
+  const rows = v.sums === "rows";
+  const [first, start, lim] = rows ? ["j0", "i0", "m"] : ["i0", "j0", "n"];
+  const L = [`  if (${first} == 0u) {`, `    let sBase = cBase + u.sOff + ${start};`];
+  if (v.c4) {
+    for (let x = 0; x < len / 4; x++) {
+      const vals = range(4).map((e) => `s${4 * x + e}`).join(", ");
+      L.push(
+        `    if (${start} + ${4 * x}u < ${lim}) { C[sBase / 4u + ${x}u] = vec4<f32>(${vals}); }`,
+      );
+    }
+  } else {
+    for (let x = 0; x < len; x++) {
+      L.push(`    if (${start} + ${x}u < ${lim}) { C[sBase + ${x}u] = s${x}; }`);
+    }
+  }
+  L.push("  }");
+  return L;
 }
 
 function range(n: number): number[] {

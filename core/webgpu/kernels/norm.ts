@@ -38,9 +38,13 @@ fn affine(v: ${T}, c: u32) -> ${T} {
 ${hsum(T)}`;
 }
 
+/**
+ * The backward's declarations: dx per row, and in the same dispatch the per-chunk partials of
+ * dw/db (workgroups past `dxGroups`; see bwdKernel).
+ */
 function bwdDecls(T: string): string {
   return `
-struct U { rows: u32, cols: u32, rms: u32, hasW: u32 }
+struct U { rows: u32, cols: u32, rms: u32, hasW: u32, chunk: u32, dxGroups: u32, colGroups: u32 }
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> x: array<${T}>;
 @group(0) @binding(2) var<storage, read> w: array<${T}>;
@@ -48,6 +52,7 @@ struct U { rows: u32, cols: u32, rms: u32, hasW: u32 }
 @group(0) @binding(4) var<storage, read> rstd: array<f32>;
 @group(0) @binding(5) var<storage, read> dy: array<${T}>;
 @group(0) @binding(6) var<storage, read_write> dx: array<${T}>;
+@group(0) @binding(7) var<storage, read_write> part: array<${T}>;
 
 fn gw(o: u32, c: u32) -> ${T} {
   if (u.hasW != 0u) { return dy[o + c] * w[c]; }
@@ -63,7 +68,6 @@ function hsum(T: string): string {
 }
 
 const FWD_DECLS = fwdDecls("f32");
-const BWD_DECLS = bwdDecls("f32");
 
 /** Tree sum over the workgroup; every invocation must call it (it has barriers). */
 const WG_SUM = `
@@ -142,14 +146,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 `,
 };
 
-function bwdRow(T: string): Kernel {
-  const w = T === "f32" ? 1 : 4;
-  return {
-    name: `layernorm_bwd_dx_row${w === 4 ? "4" : ""}`,
-    wgsl: bwdDecls(T) + `
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let r = gid.x + gid.y * nwg.x * ${WG}u;
+/** dx of row r, one invocation per row (`T` vec4<f32> needs cols % 4 == 0). */
+function dxRow(w: number): string {
+  return `
+fn dxPart(grp: u32, lid: u32) {
+  let r = grp * ${WG}u + lid;
   if (r >= u.rows) { return; }
   let cw = u.cols / ${w}u;
   let o = r * cw;
@@ -169,20 +170,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     dx[o + c] = rs * (gw(o, c) - mg - (x[o + c] - mu) * rs * mgx);
   }
 }
-`,
-  };
+`;
 }
 
-const BWD_ROW = bwdRow("f32");
-const BWD_ROW4 = bwdRow("vec4<f32>");
-
-const BWD_WG: Kernel = {
-  name: "layernorm_bwd_dx_wg",
-  wgsl: BWD_DECLS + WG_SUM + `
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
-        @builtin(num_workgroups) nwg: vec3u) {
-  let r = wid.x + wid.y * nwg.x;
+/** dx of row g, one workgroup per row (tree sums: every invocation reaches every barrier). */
+const DX_WG = WG_SUM + `
+fn dxPart(r: u32, lid: u32) {
   if (r >= u.rows) { return; }
   let o = r * u.cols;
   let mu = select(mean[r], 0.0, u.rms != 0u);
@@ -201,32 +194,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     dx[o + c] = rs * (gw(o, c) - mg - (x[o + c] - mu) * rs * mgx);
   }
 }
-`,
-};
+`;
 
 /**
- * Pass 1 of dw/db: part[chunk, 0..cols) = Σ dy·x̂, part[chunk, cols..2cols) = Σ dy. One
- * invocation per column (per four columns with vec4 `T`).
+ * Pass 1 of dw/db for workgroup g of the partials: part[chunk, 0..cols) = Σ dy·x̂,
+ * part[chunk, cols..2cols) = Σ dy, one invocation per column (per four with vec4 `T`).
  */
-function bwdPartial(T: string): Kernel {
-  const w = T === "f32" ? 1 : 4;
-  return {
-    name: `layernorm_bwd_wb_partial${w === 4 ? "4" : ""}`,
-    wgsl: `
-struct U { rows: u32, cols: u32, rms: u32, chunk: u32 }
-@group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read> x: array<${T}>;
-@group(0) @binding(2) var<storage, read> mean: array<f32>;
-@group(0) @binding(3) var<storage, read> rstd: array<f32>;
-@group(0) @binding(4) var<storage, read> dy: array<${T}>;
-@group(0) @binding(5) var<storage, read_write> part: array<${T}>;
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
+function wbPartial(T: string, w: number): string {
+  return `
+fn wbPart(grp: u32, lid: u32) {
   let cw = u.cols / ${w}u;
-  let c = gid.x;
+  let c = (grp % u.colGroups) * ${WG}u + lid;
+  let chunk = grp / u.colGroups;
   if (c >= cw) { return; }
-  let r0 = gid.y * u.chunk;
+  let r0 = chunk * u.chunk;
   let r1 = min(r0 + u.chunk, u.rows);
   var sw = ${T}(0.0);
   var sb = ${T}(0.0);
@@ -235,15 +216,37 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     sw += g * (x[r * cw + c] - select(mean[r], 0.0, u.rms != 0u)) * rstd[r];
     sb += g;
   }
-  part[gid.y * 2u * cw + c] = sw;
-  part[gid.y * 2u * cw + cw + c] = sb;
+  part[chunk * 2u * cw + c] = sw;
+  part[chunk * 2u * cw + cw + c] = sb;
+}
+`;
+}
+
+/**
+ * dx and the dw/db partials in one dispatch (one launch fewer per norm; both read x and dy): the
+ * first `dxGroups` workgroups run dx, the rest the partials. The branch is on the workgroup, so
+ * the workgroup variant's barriers stay in uniform control flow.
+ */
+function bwdKernel(perRow: boolean, vec: boolean): Kernel {
+  const T = vec ? "vec4<f32>" : "f32", w = vec ? 4 : 1;
+  return {
+    name: `layernorm_bwd_${perRow ? "row" : "wg"}${vec ? "4" : ""}`,
+    wgsl: bwdDecls(T) + (perRow ? dxRow(w) : DX_WG) + wbPartial(T, w) + `
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+        @builtin(num_workgroups) nwg: vec3u) {
+  let g = wid.x + wid.y * nwg.x;
+  if (g < u.dxGroups) { dxPart(g, lid); } else { wbPart(g - u.dxGroups, lid); }
 }
 `,
   };
 }
 
-const BWD_PARTIAL = bwdPartial("f32");
-const BWD_PARTIAL4 = bwdPartial("vec4<f32>");
+const BWD = {
+  row: bwdKernel(true, false),
+  row4: bwdKernel(true, true),
+  wg: bwdKernel(false, false),
+};
 
 /** Pass 2: sum the partials over chunks; zero dw without w and db for RMSNorm. */
 const BWD_FINAL: Kernel = {
@@ -317,24 +320,19 @@ export function layerNormGradGpu(
   const dx = rt.alloc(rows * cols * 4);
   const dw = rt.alloc(cols * 4);
   const db = rt.alloc(cols * 4);
-  const bufs = { x, w: w ?? x, mean, rstd, dy, dx };
-  const uni = { rows, cols, rms: rms ? 1 : 0, hasW: w ? 1 : 0 };
   const perRow = rt.profile.rows === "row";
   const vec = cols % 4 === 0 && perRow;
-  if (perRow) {
-    rt.dispatch(vec ? BWD_ROW4 : BWD_ROW, bufs, uni, rt.grid(Math.ceil(rows / WG)));
-  } else {
-    rt.dispatch(BWD_WG, bufs, uni, rt.grid(rows));
-  }
+  const dxGroups = perRow ? Math.ceil(rows / WG) : rows;
   // ~sqrt(rows) rows per chunk balances the serial work of the two passes.
   const chunk = Math.max(8, Math.ceil(Math.sqrt(rows)));
   const chunks = Math.max(1, Math.ceil(rows / chunk));
+  const colGroups = Math.ceil(cols / (vec ? 4 : 1) / WG);
   const part = rt.alloc(chunks * 2 * cols * 4);
   rt.dispatch(
-    vec ? BWD_PARTIAL4 : BWD_PARTIAL,
-    { x, mean, rstd, dy, part },
-    { rows, cols, rms: rms ? 1 : 0, chunk },
-    [Math.ceil(cols / (vec ? 4 : 1) / WG), chunks],
+    vec ? BWD.row4 : perRow ? BWD.row : BWD.wg,
+    { x, w: w ?? x, mean, rstd, dy, dx, part },
+    { rows, cols, rms: rms ? 1 : 0, hasW: w ? 1 : 0, chunk, dxGroups, colGroups },
+    rt.grid(dxGroups + chunks * colGroups),
   );
   const keep = { cols, chunks, keepW: w ? 1 : 0, keepB: rms ? 0 : 1 };
   rt.dispatch(BWD_FINAL, { part, dw, db }, keep, [Math.ceil((2 * cols) / WG)]);

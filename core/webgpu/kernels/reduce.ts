@@ -58,7 +58,10 @@ function partsFor(rt: Runtime, cells: number, r: number): number {
   return Math.max(1, Math.min(want, Math.floor(r / rt.profile.reduceMinChunk)));
 }
 
-/** Reduce the middle axis of x [outer, r, inner] to [outer, inner] (sum, or max ignoring NaN). */
+/**
+ * Reduce the middle axis of x [outer, r, inner] to [outer, inner] (sum, or max ignoring NaN),
+ * into a new buffer or, with `into` (r ≥ 1), into that one (returned).
+ */
 export function reduceGpu(
   rt: Runtime,
   op: "sum" | "max",
@@ -66,12 +69,13 @@ export function reduceGpu(
   outer: number,
   r: number,
   inner: number,
+  into?: GpuBuffer,
 ): GpuBuffer {
   const nOut = outer * inner;
   if (nOut === 0) return rt.alloc(0);
   if (r === 0) return fillGpu(rt, nOut, op === "sum" ? 0 : -Infinity);
   if (r === 1) {
-    const out = rt.alloc(nOut * 4);
+    const out = into ?? rt.alloc(nOut * 4);
     rt.copyBuffer(x, 0, out, 0, nOut * 4);
     return out;
   }
@@ -87,7 +91,9 @@ export function reduceGpu(
   const chunk = Math.ceil(lanes / parts);
   const nParts = Math.ceil(lanes / chunk);
   const cells = outer * nParts * inner4;
-  const out = rt.alloc(cells * (vec4 ? 16 : 4));
+  // What is left to fold: parts (and the 4 interleaved lanes of a row reduction).
+  const left = rowVec ? nParts * 4 : nParts;
+  const out = left === 1 && into ? into : rt.alloc(cells * (vec4 ? 16 : 4));
   rt.dispatch(reduceKernel(op, vec4), { x, y: out }, {
     n: cells,
     r: lanes,
@@ -96,10 +102,8 @@ export function reduceGpu(
     parts: nParts,
     init,
   }, rt.grid(Math.ceil(cells / WG)));
-  // What is left to fold: parts (and the 4 interleaved lanes of a row reduction).
-  const left = rowVec ? nParts * 4 : nParts;
   if (left === 1) return out;
-  const res = reduceGpu(rt, op, out, outer, left, inner);
+  const res = reduceGpu(rt, op, out, outer, left, inner, into);
   rt.release(out);
   return res;
 }

@@ -1,0 +1,142 @@
+/**
+ * C = op(A)·op(B) together with the sums over k of op(A)'s rows or op(B)'s columns: a linear
+ * layer's weight gradient (xᵀ·dy or dyᵀ·x, k = tokens) and its bias gradient (dy summed over
+ * tokens) from one read of dy. On a software adapter the register-block kernel adds the values it
+ * loads into the sums (one dispatch, where a separate reduction was one more dispatch and one
+ * more pass over dy); it follows every path matmulGpu takes (Aᵀ copy, Cᵀ, split-k), the sums
+ * swapping sides wherever the product is computed transposed. C and the sums are two parts of
+ * one allocation, so the split-k partials of both fold in one reduction.
+ */
+import type { MatmulArgs } from "../../backend.ts";
+import type { GpuBuffer, Runtime } from "../runtime.ts";
+import { copyGpu } from "./copy.ts";
+import {
+  dispatchPlan,
+  materialisesAT,
+  matmulGpu,
+  planMatmul,
+  software,
+  splitK,
+  tallNarrow,
+} from "./matmul.ts";
+import { reduceGpu } from "./reduce.ts";
+
+export type SumsOf = "rows" | "cols";
+
+const swap = (of: SumsOf): SumsOf => of === "rows" ? "cols" : "rows";
+
+/** [C, sums] for one matrix (MatmulArgs with batch 1); sums [m] ("rows") or [n] ("cols"). */
+export function matmulSumsGpu(
+  rt: Runtime,
+  a: GpuBuffer,
+  b: GpuBuffer,
+  args: MatmulArgs,
+  of: SumsOf,
+): [GpuBuffer, GpuBuffer] {
+  if (args.batch !== 1) throw new Error(`matmulSums: one matrix only (batch ${args.batch})`);
+  const { m, n, k } = args;
+  if (software(rt) && m > 0 && n > 0 && k > 0) return swSums(rt, a, b, args, of);
+  // The shared-tile kernels do not sum yet: the product, then the reduction it replaces.
+  const c = matmulGpu(rt, a, b, args);
+  const [x, stored] = of === "rows" ? [a, args.transA] : [b, !args.transB];
+  const len = of === "rows" ? m : n;
+  // Stored [k, len] sums over the middle axis of [1, k, len]; stored [len, k] over [len, k, 1].
+  return [c, stored ? reduceGpu(rt, "sum", x, 1, k, len) : reduceGpu(rt, "sum", x, len, k, 1)];
+}
+
+function swSums(
+  rt: Runtime,
+  a: GpuBuffer,
+  b: GpuBuffer,
+  args: MatmulArgs,
+  of: SumsOf,
+): [GpuBuffer, GpuBuffer] {
+  const { m, n, k } = args;
+  const split = splitK(rt, args);
+  if (split > 1) return splitKSums(rt, a, b, args, of, split);
+  const tall = tallNarrow(rt, args);
+  if (tall) {
+    const t = {
+      ...args,
+      m: n,
+      n: m,
+      transA: !args.transB,
+      transB: !args.transA,
+    };
+    const [ct, s] = swSums(rt, b, a, t, swap(of));
+    return [transposed(rt, ct, n, m), s];
+  }
+  if (materialisesAT(rt, args)) {
+    // (See matmulGpu: the transposed-A kernels leak host memory on Mesa 22.3.)
+    const at = rt.alloc(4 * m * k);
+    copyGpu(rt, a, { offset: 0, strides: [1, m] }, at, { offset: 0, strides: [k, 1] }, [m, k]);
+    const out = swSums(rt, at, b, { ...args, transA: false, aBatchStride: 0 }, of);
+    rt.release(at);
+    return out;
+  }
+  const len = of === "rows" ? m : n;
+  const out = rt.allocParts([4 * m * n, 4 * pad4(len)]);
+  const p = planMatmul(rt, args, "none", null, of);
+  dispatchPlan(rt, p, args, a, b, { C: out.whole }, { cStride: 0, sOff: out.offsets[1] });
+  return [out.parts[0], out.parts[1]];
+}
+
+/**
+ * Split-k (see matmul.ts): S slices of Aᵀ·B, each writing its partial C and partial sums laid
+ * out as the final allocation is ([C | padding | sums] per slice), so one reduction over the
+ * slices yields both.
+ */
+function splitKSums(
+  rt: Runtime,
+  a: GpuBuffer,
+  b: GpuBuffer,
+  args: MatmulArgs,
+  of: SumsOf,
+  s: number,
+): [GpuBuffer, GpuBuffer] {
+  const { m, n, k } = args;
+  if (m > n) {
+    // Cᵀ = Bᵀ·A, as splitKMatmul does; op(A)'s rows are then op(Bᵀ)'s columns.
+    const [ct, sums] = splitKSums(rt, b, a, { ...args, m: n, n: m }, swap(of), s);
+    return [transposed(rt, ct, n, m), sums];
+  }
+  const ks = k / s;
+  const len = of === "rows" ? m : n;
+  const out = rt.allocParts([4 * m * n, 4 * pad4(len)]);
+  const stride = out.offsets[1] + pad4(len);
+  const at = rt.alloc(4 * m * k);
+  copyGpu(rt, a, { offset: 0, strides: [ks * m, 1, m] }, at, {
+    offset: 0,
+    strides: [m * ks, ks, 1],
+  }, [s, m, ks]);
+  const slices: MatmulArgs = {
+    batch: s,
+    m,
+    n,
+    k: ks,
+    transA: false,
+    transB: false,
+    aBatchStride: m * ks,
+    bBatchStride: ks * n,
+  };
+  const parts = rt.alloc(4 * s * stride);
+  const p = planMatmul(rt, slices, "none", null, of);
+  dispatchPlan(rt, p, slices, at, b, { C: parts }, { cStride: stride, sOff: out.offsets[1] });
+  rt.release(at);
+  reduceGpu(rt, "sum", parts, 1, s, stride, out.whole);
+  rt.release(parts);
+  return [out.parts[0], out.parts[1]];
+}
+
+/** A new [cols, rows] buffer holding the transpose of c [rows, cols] (c is released). */
+function transposed(rt: Runtime, c: GpuBuffer, rows: number, cols: number): GpuBuffer {
+  const t = rt.alloc(4 * rows * cols);
+  copyGpu(rt, c, { offset: 0, strides: [1, cols] }, t, { offset: 0, strides: [rows, 1] }, [
+    cols,
+    rows,
+  ]);
+  rt.release(c);
+  return t;
+}
+
+const pad4 = (x: number) => 4 * Math.ceil(x / 4);
