@@ -4,7 +4,8 @@
  */
 import type { DeviceBuffer, DType } from "./backend.ts";
 import type { Backend } from "./backend.ts";
-import { Tensor, tidy } from "./tensor.ts";
+import { stridesOf } from "./shape.ts";
+import { type BlockGrad, Tensor, tidy } from "./tensor.ts";
 
 let gradEnabled = true;
 
@@ -44,7 +45,7 @@ export function result(
   buf: DeviceBuffer,
   shape: readonly number[],
   inputs: readonly Tensor[],
-  backward?: (dy: Tensor, out: Tensor) => readonly (Tensor | null)[],
+  backward?: (dy: Tensor, out: Tensor) => readonly (Tensor | BlockGrad | null)[],
   dtype: DType = "f32",
 ): Tensor {
   const out = new Tensor(inputs[0].backend, buf, shape, dtype);
@@ -115,6 +116,7 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
     }
   }
   const grads = new Map<number, Tensor>();
+  const blocks = new Map<number, BlockGrad[]>();
   // How many entries of `grads` hold each gradient tensor (a backward may pass dy through).
   const held = new Map<Tensor, number>();
   const hold = (t: Tensor) => held.set(t, (held.get(t) ?? 0) + 1);
@@ -132,6 +134,16 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
   noGrad(() => {
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
+      const parts = blocks.get(t.id);
+      if (parts) {
+        blocks.delete(t.id);
+        const dense = grads.get(t.id);
+        const whole = joinBlocks(t, dense, parts);
+        grads.set(t.id, whole);
+        hold(whole);
+        if (dense) drop(dense);
+        for (const b of parts) drop(b.block);
+      }
       const g = grads.get(t.id);
       if (!g) {
         if (opts.release && t.gradFn && t !== root) t.dispose();
@@ -149,6 +161,14 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
       t.gradFn.inputs.forEach((inp, k) => {
         const gi = gs[k];
         if (!gi || !inp.requiresGrad) return;
+        if (!(gi instanceof Tensor)) {
+          checkBlock(t.gradFn!.op, gi, inp);
+          const list = blocks.get(inp.id);
+          if (list) list.push(gi);
+          else blocks.set(inp.id, [gi]);
+          hold(gi.block);
+          return;
+        }
         if (gi.shape.length !== inp.shape.length || gi.shape.some((d, j) => d !== inp.shape[j])) {
           throw new Error(
             `backward of ${
@@ -164,10 +184,65 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
       });
       drop(g);
       // Tensors this backward made that no entry holds (unused results, summed operands).
-      for (const gi of gs) if (gi && gi.id >= firstNew && !held.has(gi)) gi.dispose();
+      for (const gb of gs) {
+        const gi = gb instanceof Tensor ? gb : gb?.block;
+        if (gi && gi.id >= firstNew && !held.has(gi)) gi.dispose();
+      }
       if (opts.release && t !== root) t.dispose();
     }
   });
+}
+
+function checkBlock(op: string, b: BlockGrad, inp: Tensor): void {
+  const s = b.block.shape;
+  const fits = s.length === inp.rank && b.start >= 0 &&
+    s.every((d, j) => j === b.axis ? b.start + d <= inp.shape[j] : d === inp.shape[j]);
+  if (!fits) {
+    throw new Error(
+      `backward of ${op}: gradient block ${b.block.describe()} at ${b.start} along axis ` +
+        `${b.axis} does not fit input ${inp.describe()}`,
+    );
+  }
+}
+
+/**
+ * t's gradient from its blocks (and a dense part, if any): blocks that tile t along one axis
+ * with no dense part are copied into one new buffer; anything else is padded and summed.
+ */
+function joinBlocks(t: Tensor, dense: Tensor | undefined, parts: BlockGrad[]): Tensor {
+  const be = t.backend;
+  const st = stridesOf(t.shape);
+  const place = (b: BlockGrad, out: DeviceBuffer) =>
+    be.copy(b.block.buf("grad"), { offset: 0, strides: stridesOf(b.block.shape) }, out, {
+      offset: b.start * st[b.axis],
+      strides: st,
+    }, b.block.shape);
+  const sorted = [...parts].sort((a, b) => a.start - b.start);
+  let end = 0;
+  const tiles = !dense && sorted.every((b) => {
+    const ok = b.axis === sorted[0].axis && b.start === end;
+    end += b.block.shape[b.axis];
+    return ok;
+  }) && end === t.shape[sorted[0].axis];
+  if (tiles) {
+    const out = be.alloc(t.size, "f32");
+    for (const b of sorted) place(b, out);
+    return new Tensor(be, out, t.shape);
+  }
+  let acc = dense ?? null;
+  for (const b of sorted) {
+    const out = be.fill(t.size, 0);
+    place(b, out);
+    const p = new Tensor(be, out, t.shape);
+    if (!acc) acc = p;
+    else {
+      const sum = addRaw(acc, p);
+      if (acc !== dense) acc.dispose();
+      p.dispose();
+      acc = sum;
+    }
+  }
+  return acc!;
 }
 
 function accumulateLeaf(t: Tensor, g: Tensor): void {

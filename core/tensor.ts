@@ -24,7 +24,19 @@ class Storage {
 export interface GradFn {
   readonly op: string;
   readonly inputs: readonly Tensor[];
-  backward(dy: Tensor): readonly (Tensor | null)[];
+  backward(dy: Tensor): readonly (Tensor | BlockGrad | null)[];
+}
+
+/**
+ * A gradient that is zero outside one block of its input along `axis` (slice's adjoint), given as
+ * the block alone. Autograd keeps the blocks until the input's own gradient is needed, so slices
+ * that tile a tensor (Mamba's x|z, an LSTM's four gates) give it one buffer written by one copy
+ * per block, not zero-filled pads summed pairwise.
+ */
+export interface BlockGrad {
+  readonly block: Tensor;
+  readonly axis: number;
+  readonly start: number;
 }
 
 let nextId = 1;

@@ -70,6 +70,15 @@ Deno.test("grad: shape ops", () => {
   gradCheck("permute", (t) => op.permute(t, [2, 0, 1]), [x]);
   gradCheck("transpose", (t) => op.transpose(t), [x]);
   gradCheck("slice", (t) => op.slice(t, 2, 1, 3), [x]);
+  // Slices' gradients join as blocks: tiling (out of order), with a gap, overlapping, and
+  // beside a dense use of the same tensor.
+  const y = S([2, 5, 3], randData(30, 26));
+  const sl = (t: Tensor, a: number, b: number) => op.slice(t, 1, a, b);
+  const two = (t: Tensor) => op.mul(t, 2);
+  gradCheck("slices tiling", (t) => op.concat([two(sl(t, 2, 5)), sl(t, 0, 2)], 1), [y]);
+  gradCheck("slices with a gap", (t) => op.concat([sl(t, 3, 5), two(sl(t, 0, 2))], 1), [y]);
+  gradCheck("slices overlapping", (t) => op.concat([sl(t, 1, 4), two(sl(t, 0, 3))], 1), [y]);
+  gradCheck("slice and the whole", (t) => op.concat([two(sl(t, 1, 3)), t], 1), [y]);
   gradCheck("concat", (a, b) => op.concat([a, b], 1), [x, S([2, 5, 4], randData(40, 12))]);
   gradCheck("broadcastTo", (t) => op.broadcastTo(t, [3, 2, 3, 4]), [x]);
   gradCheck("pad", (t) => op.padAxis(t, 0, 1, 2), [x]);

@@ -77,7 +77,8 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   shape[ax] = end - start;
   const st = stridesOf(x.shape);
   const buf = stridedCopy("slice", x, shape, start * st[ax], st);
-  return result("slice", buf, shape, [x], (dy) => [padAxis(dy, ax, start, n - end)], x.dtype);
+  // The adjoint is padAxis(dy); as a block, slices that tile x join without zero fills.
+  return result("slice", buf, shape, [x], (dy) => [{ block: dy, axis: ax, start }], x.dtype);
 }
 
 /** Zero-pad along an axis (the adjoint of slice). */
