@@ -246,6 +246,16 @@ function joinBlocks(t: Tensor, dense: Tensor | undefined, parts: BlockGrad[]): T
 }
 
 function accumulateLeaf(t: Tensor, g: Tensor): void {
+  const home = t.gradHome;
+  if (home && !home.disposed && (!t.grad || t.grad.buf() === home.buf())) {
+    // Into the optimizer's packed storage: a buffer copy, not a dispatch.
+    const v = { offset: 0, strides: [1] };
+    const src = t.grad ? addRaw(t.grad, g) : g;
+    t.backend.copy(src.buf("grad"), v, home.buf("grad"), v, [t.size]);
+    if (src !== g) src.dispose();
+    t.grad ??= home.view(t.shape).keep();
+    return;
+  }
   if (t.grad) {
     const sum = addRaw(t.grad, g).keep();
     t.grad.dispose();

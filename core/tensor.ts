@@ -57,6 +57,11 @@ export class Tensor {
   requiresGrad = false;
   /** Accumulated gradient of a leaf tensor; owned by the tensor, freed by `zeroGrad`. */
   grad: Tensor | null = null;
+  /**
+   * Where backward writes this leaf's gradient (`grad` is then a view of it): an optimizer's
+   * packed gradient storage, so that clipping and Adam read every gradient from one buffer.
+   */
+  gradHome: Tensor | null = null;
   gradFn: GradFn | null = null;
   /** Optional name (parameter path) used in error messages and checkpoints. */
   name = "";

@@ -53,6 +53,7 @@ export class Adam {
   readonly params: readonly [string, Tensor][];
   readonly #state = new Map<Tensor, AdamParamState>();
   readonly #backend: Backend | null;
+  readonly #gradHomes: Tensor[] = [];
 
   /** `params`: a model's `namedParameters()` (names key the checkpointed state) or tensors. */
   constructor(params: Iterable<[string, Tensor]> | Iterable<Tensor>, opts: AdamOptions = {}) {
@@ -84,6 +85,16 @@ export class Adam {
     if (backends.size > 1) throw new Error(`${this.kind}: parameters on several backends`);
     this.#backend = [...backends][0] ?? null;
     packInto(this.params.map(([, p]) => p).filter((p) => !p.sharesStorage));
+    // Gradients land in one allocation laid out as m and v (and p, when every parameter is
+    // packed): clipping and Adam then cover every parameter in a dispatch or two.
+    const be = this.#backend;
+    if (be && this.params.length > 1) {
+      const homes = be.allocParts(this.params.map(([, p]) => p.size));
+      this.params.forEach(([, p], k) => {
+        p.gradHome = new Tensor(be, homes[k], p.shape).keep();
+        this.#gradHomes.push(p.gradHome);
+      });
+    }
   }
 
   protected defaultWeightDecay(): number {
@@ -223,13 +234,16 @@ export class Adam {
     st.step = step;
   }
 
-  /** Free the optimizer state (m and v). */
+  /** Free the optimizer state (m and v) and the gradients' packed storage. */
   dispose(): void {
     for (const st of this.#state.values()) {
       st.m.dispose();
       st.v.dispose();
     }
     this.#state.clear();
+    for (const [, p] of this.params) if (this.#gradHomes.includes(p.gradHome!)) p.gradHome = null;
+    for (const h of this.#gradHomes) h.dispose();
+    this.#gradHomes.length = 0;
   }
 }
 

@@ -14,6 +14,7 @@ import { gradNormGpu } from "../core/webgpu/kernels/grad_norm.ts";
 import { conv1dGpu, conv1dGradGpu } from "../core/webgpu/kernels/conv.ts";
 import { layerNormGpu, layerNormGradGpu } from "../core/webgpu/kernels/norm.ts";
 import type { GpuBuffer, Runtime } from "../core/webgpu/runtime.ts";
+import { WebGpuBackend } from "../core/webgpu/backend.ts";
 import { gpuTests } from "./gpu_runtimes.ts";
 
 function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
@@ -371,5 +372,52 @@ gpuTests(
       r.release(scale);
     }
     for (const b of bufs) r.release(b);
+  },
+);
+
+gpuTests(
+  "adam and grad norm webgpu: parameters laid out alike in zero-padded packs take one dispatch",
+  async (r) => {
+    // The layout nn's Adam makes: p, g, m and v each one backend allocation with its parts in
+    // the same order. Nine parameters with the same step: one Adam dispatch and one norm pass
+    // (unmerged: three and two); a parameter left out (no gradient) splits the run in two (still
+    // one dispatch each) and keeps its values.
+    const be = new WebGpuBackend(r);
+    const sizes = [1, 7, 1000, 3, 64, 5, 300, 2, 9];
+    const [P, G, M, V] = [0, 1, 2, 3].map(() => be.allocParts(sizes) as GpuBuffer[]);
+    await read(r, P[0], 1); // (the packs' zero fill is recorded; writes below go to the queue)
+    const host = sizes.map((n, k) => ({
+      p: rand(n, 171 + k),
+      m: new Float32Array(n),
+      v: new Float32Array(n),
+    }));
+    sizes.forEach((_, k) => r.write(P[k], host[k].p));
+    const cfg = ADAM_CONFIGS[1];
+    for (let s = 0; s < 3; s++) {
+      const skip = s === 2 ? 2 : -1; // the last step leaves parameter 2 out
+      const gs = sizes.map((n, k) => rand(n, 180 + 10 * s + k, -2, 2));
+      const live = sizes.flatMap((_, k) => k === skip ? [] : [k]);
+      for (const k of live) {
+        r.write(G[k], gs[k]);
+        adamCpu(host[k].p, gs[k], host[k].m, host[k].v, { n: sizes[k], ...cfg, step: s + 1 }, null);
+      }
+      const items = live.map((k) => ({ p: P[k], g: G[k], m: M[k], v: V[k], n: sizes[k] }));
+      const before = r.dispatches;
+      const [norm, scale] = gradNormGpu(r, items.map((it) => ({ buf: it.g, n: it.n })), 0);
+      adamGpu(r, items.map((it) => ({ ...it, step: s + 1 })), cfg, null);
+      assert.equal(r.dispatches - before, 3, `step ${s}: dispatches`);
+      let want = 0;
+      for (const k of live) for (const x of gs[k]) want += x * x;
+      const got = (await read(r, norm, 1))[0];
+      assert.ok(Math.abs(got - Math.sqrt(want)) <= 1e-5 * Math.sqrt(want), `norm ${got}`);
+      r.release(norm);
+      r.release(scale);
+    }
+    for (const [k, n] of sizes.entries()) {
+      assertClose(await read(r, P[k], n), host[k].p, 1e-6, 1e-5, `p ${k}`);
+      assertClose(await read(r, M[k], n), host[k].m, 1e-7, 1e-5, `m ${k}`);
+      assertClose(await read(r, V[k], n), host[k].v, 1e-8, 1e-5, `v ${k}`);
+    }
+    for (const x of [P, G, M, V]) for (const b of x) r.release(b);
   },
 );

@@ -247,6 +247,7 @@ export class WebGpuBackend implements Backend {
   allocParts(sizes: readonly number[]): DeviceBuffer[] {
     const p = this.rt.allocParts(sizes.map((n) => Math.max(n, 1) * 4));
     this.rt.clear(p.whole);
+    if (p.parts[0]?.pack) p.parts[0].pack.zeroPadded = true;
     return p.parts;
   }
 }

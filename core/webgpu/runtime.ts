@@ -21,8 +21,21 @@ export interface GpuBuffer {
   /** Where this buffer's bytes start in `buffer`: 0, except for a part of a packed allocation. */
   readonly offset: number;
   readonly id: number;
-  /** A part's shared owner: the whole returns to the pool when its last part is released. */
-  readonly pack?: { readonly whole: GpuBuffer; live: number };
+  /**
+   * A part's shared owner: the whole returns to the pool when its last part is released.
+   * `zeroPadded`: the bytes between parts are zero and stay so (the backend's allocParts), so a
+   * kernel may run over several adjacent parts as one range.
+   */
+  readonly pack?: { readonly whole: GpuBuffer; live: number; zeroPadded?: boolean };
+}
+
+/**
+ * Whether `next` is the part right after `prev` in one zero-padded pack (offsets aligned to
+ * `align` bytes, as allocParts lays them out): a kernel may then cover both as one range.
+ */
+export function follows(prev: GpuBuffer, next: GpuBuffer, align: number): boolean {
+  return !!prev.pack?.zeroPadded && prev.pack === next.pack &&
+    next.offset === prev.offset + Math.ceil(prev.bytes / align) * align;
 }
 
 /** One pooled buffer holding several tensors: bind `whole` once, index by `offsets`. */
@@ -146,8 +159,25 @@ export class Runtime {
    * kernels that read it later. A kernel with more outputs than WebGPU's 8 storage bindings allow
    * writes them all through `whole`.
    */
+  /** Byte alignment of the parts of a pack (a storage binding's offset alignment). */
+  get partAlign(): number {
+    return Math.max(16, this.ctx.limits.minStorageBufferOffsetAlignment);
+  }
+
+  /**
+   * A binding of `bytes` from `first`'s start in its pack's buffer (parts from there on, seen
+   * as one range; see `follows`). Not released on its own: the parts are.
+   */
+  span(first: GpuBuffer, bytes: number): GpuBuffer {
+    const whole = first.pack?.whole ?? first;
+    const key = `${whole.id}:${first.offset}:${bytes}`;
+    let id = this.partIds.get(key);
+    if (id === undefined) this.partIds.set(key, id = this.nextId++);
+    return { bytes: Math.ceil(bytes / 16) * 16, buffer: first.buffer, offset: first.offset, id };
+  }
+
   allocParts(sizes: readonly number[]): Packed {
-    const align = Math.max(16, this.ctx.limits.minStorageBufferOffsetAlignment);
+    const align = this.partAlign;
     const starts: number[] = [];
     let end = 0;
     for (const b of sizes) {
@@ -155,7 +185,7 @@ export class Runtime {
       end += Math.ceil(Math.max(b, 16) / align) * align;
     }
     const whole = this.alloc(end);
-    const pack = { whole, live: sizes.length };
+    const pack: NonNullable<GpuBuffer["pack"]> = { whole, live: sizes.length };
     const parts = sizes.map((b, i) => {
       // Ids stable across steps (same pooled buffer, same layout) keep bind groups cached.
       const key = `${whole.id}:${starts[i]}:${b}`;

@@ -13,7 +13,7 @@
  */
 import type { AdamHyper, AdamItem } from "../../backend.ts";
 import { kernel } from "../kernel.ts";
-import type { GpuBuffer, Runtime } from "../runtime.ts";
+import { follows, type GpuBuffer, type Runtime } from "../runtime.ts";
 
 const WG = 256;
 /** Parameters per dispatch: P, M, V and the scale take four of the eight bindings. */
@@ -24,7 +24,9 @@ const seg = (f: string) => Array.from({ length: PER_DISPATCH }, (_, k) => `${f}$
 const ADAM = kernel("adam_step_x4", () => `
 struct U {
   ${seg("end").join(", ")}, ${seg("pOff").join(", ")}, ${seg("mOff").join(", ")},
-  ${seg("vOff").join(", ")}, bc1_0: f32, bc1_1: f32, bc1_2: f32, bc1_3: f32,
+  ${seg("vOff").join(", ")}, ${
+  seg("gOff").join(", ")
+}, bc1_0: f32, bc1_1: f32, bc1_2: f32, bc1_3: f32,
   bc2_0: f32, bc2_1: f32, bc2_2: f32, bc2_3: f32,
   lr: f32, beta1: f32, beta2: f32, omb1: f32, omb2: f32, eps: f32, decay: f32, hasScale: u32,
 }
@@ -47,16 +49,16 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   var gi: vec4<f32>;
   var po: u32; var mo: u32; var vo: u32; var bc1: f32; var bc2: f32;
   if (t < u.end0) {
-    gi = g0[j]; po = u.pOff0; mo = u.mOff0; vo = u.vOff0; bc1 = u.bc1_0; bc2 = u.bc2_0;
+    gi = g0[u.gOff0 + j]; po = u.pOff0; mo = u.mOff0; vo = u.vOff0; bc1 = u.bc1_0; bc2 = u.bc2_0;
   } else if (t < u.end1) {
     j = t - u.end0;
-    gi = g1[j]; po = u.pOff1; mo = u.mOff1; vo = u.vOff1; bc1 = u.bc1_1; bc2 = u.bc2_1;
+    gi = g1[u.gOff1 + j]; po = u.pOff1; mo = u.mOff1; vo = u.vOff1; bc1 = u.bc1_1; bc2 = u.bc2_1;
   } else if (t < u.end2) {
     j = t - u.end1;
-    gi = g2[j]; po = u.pOff2; mo = u.mOff2; vo = u.vOff2; bc1 = u.bc1_2; bc2 = u.bc2_2;
+    gi = g2[u.gOff2 + j]; po = u.pOff2; mo = u.mOff2; vo = u.vOff2; bc1 = u.bc1_2; bc2 = u.bc2_2;
   } else {
     j = t - u.end2;
-    gi = g3[j]; po = u.pOff3; mo = u.mOff3; vo = u.vOff3; bc1 = u.bc1_3; bc2 = u.bc2_3;
+    gi = g3[u.gOff3 + j]; po = u.pOff3; mo = u.mOff3; vo = u.vOff3; bc1 = u.bc1_3; bc2 = u.bc2_3;
   }
   if (u.hasScale != 0u) { gi *= scale[0]; }
   let mi = u.beta1 * M[mo + j] + u.omb1 * gi;
@@ -70,6 +72,35 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 /** Where a buffer's vec4s start in the GPUBuffer it binds (its pack's whole, or itself). */
 function home(b: GpuBuffer): { whole: GpuBuffer; vec4: number } {
   return b.pack ? { whole: b.pack.whole, vec4: b.offset / 16 } : { whole: b, vec4: 0 };
+}
+
+/**
+ * Consecutive items whose p, g, m and v each follow the previous item's in a zero-padded pack
+ * (nn's Adam allocates all four alike), with the same step, as one segment spanning them: a
+ * step of any number of parameter tensors is then one dispatch. Between parts g, m and v are
+ * zero, so the update leaves that padding zero.
+ */
+function merged(items: readonly AdamItem[], align: number): AdamItem[] {
+  const out: AdamItem[] = [];
+  let run: { first: AdamItem; last: AdamItem } | null = null;
+  const flush = () => {
+    if (!run) return;
+    const { first, last } = run;
+    const span = 4 * (home(last.p as GpuBuffer).vec4 - home(first.p as GpuBuffer).vec4) + last.n;
+    out.push({ ...first, n: span });
+  };
+  for (const it of items) {
+    const bufs = (x: AdamItem) => [x.p, x.g, x.m, x.v] as GpuBuffer[];
+    const joins = run && it.step === run.last.step &&
+      bufs(it).every((b, k) => follows(bufs(run!.last)[k], b, align));
+    if (joins) run!.last = it;
+    else {
+      flush();
+      run = { first: it, last: it };
+    }
+  }
+  flush();
+  return out;
 }
 
 /** One Adam/AdamW step of every item; gradScale (1 element) multiplies g when given. */
@@ -90,6 +121,7 @@ export function adamGpu(
     decay: weightDecay > 0 ? 1 - lr * weightDecay : 1,
     hasScale: gradScale ? 1 : 0,
   };
+  items = merged(items, rt.partAlign);
   let i = 0;
   while (i < items.length) {
     // Up to four consecutive items whose p, m and v share the same three buffers.
@@ -115,12 +147,13 @@ export function adamGpu(
       u[`pOff${k}`] = home(it.p as GpuBuffer).vec4;
       u[`mOff${k}`] = home(it.m as GpuBuffer).vec4;
       u[`vOff${k}`] = home(it.v as GpuBuffer).vec4;
+      u[`gOff${k}`] = home(it.g as GpuBuffer).vec4;
       u[`bc1_${k}`] = 1 - Math.pow(beta1, it.step);
       u[`bc2_${k}`] = 1 - Math.pow(beta2, it.step);
-      gs[`g${k}`] = it.g as GpuBuffer;
+      gs[`g${k}`] = home(it.g as GpuBuffer).whole;
     }
     // The first gradient stands in for an absent scale buffer (flagged off).
-    const bufs = { P, M, V, scale: gradScale ?? (group[0].g as GpuBuffer), ...gs };
+    const bufs = { P, M, V, scale: gradScale ?? gs.g0, ...gs };
     if (end > 0) rt.dispatch(ADAM, bufs, u, rt.grid(Math.ceil(end / WG)));
   }
 }

@@ -7,7 +7,7 @@
  * same partials in the same order on every run.
  */
 import { kernel } from "../kernel.ts";
-import type { GpuBuffer, Runtime } from "../runtime.ts";
+import { follows, type GpuBuffer, type Runtime } from "../runtime.ts";
 
 const WG = 64;
 /** Gradients per pass-1 dispatch (the eighth binding holds the partials). */
@@ -67,12 +67,40 @@ fn main() {
 }
 `);
 
+/**
+ * Runs of items that follow one another in a zero-padded pack (an optimizer's gradients) as
+ * one item over their whole range: the padding adds zero squares.
+ */
+function merged(rt: Runtime, items: readonly { buf: GpuBuffer; n: number }[]) {
+  const out: { buf: GpuBuffer; n: number }[] = [];
+  let first: GpuBuffer | null = null, last: { buf: GpuBuffer; n: number } | null = null;
+  const flush = () => {
+    if (!first || !last) return;
+    if (first === last.buf) out.push(last);
+    else {
+      const n = (last.buf.offset - first.offset) / 4 + last.n;
+      out.push({ buf: rt.span(first, 4 * n), n });
+    }
+  };
+  for (const it of items) {
+    if (last && follows(last.buf, it.buf, rt.partAlign)) last = it;
+    else {
+      flush();
+      first = it.buf;
+      last = it;
+    }
+  }
+  flush();
+  return out;
+}
+
 /** [‖g‖₂, clipping factor] over the items' first n values, as two 1-element buffers. */
 export function gradNormGpu(
   rt: Runtime,
-  items: readonly { buf: GpuBuffer; n: number }[],
+  given: readonly { buf: GpuBuffer; n: number }[],
   maxNorm: number,
 ): [GpuBuffer, GpuBuffer] {
+  const items = merged(rt, given);
   const total = items.reduce((s, it) => s + it.n, 0);
   const chunk = Math.max(256, Math.ceil(total / MAX_PARTIALS));
   const counts = items.map((it) => Math.ceil(it.n / chunk));
