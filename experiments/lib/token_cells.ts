@@ -183,8 +183,8 @@ export function runTokenCell<M>(
       losses,
       metrics: error ? undefined : await data.evaluate(model),
       backend: backend.description,
-      error,
     };
+    if (error) row.error = error;
     model.dispose();
     await writeAtomic(`${runDir}/result.json`, toJsonExact(row));
     console.log(
