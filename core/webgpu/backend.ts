@@ -29,6 +29,7 @@ import { affineGpu, binaryGpu, fillGpu, unaryGpu, unaryGradGpu } from "./kernels
 import { gatherGpu, scatterAddGpu } from "./kernels/gather.ts";
 import { matmulActGpu, matmulGpu } from "./kernels/matmul.ts";
 import { layerNormGpu, layerNormGradGpu } from "./kernels/norm.ts";
+import { lstmCellGpu, lstmCellGradGpu } from "./kernels/lstm.ts";
 import { reduceGpu } from "./kernels/reduce.ts";
 import { selectiveScanGpu, selectiveScanGradGpu } from "./kernels/scan.ts";
 import { softmaxGpu, softmaxGradGpu } from "./kernels/softmax.ts";
@@ -239,6 +240,18 @@ export class WebGpuBackend implements Backend {
     const p = this.rt.allocParts(sizes.map((n) => Math.max(n, 1) * 4));
     this.rt.clear(p.whole);
     return p.parts;
+  }
+  lstmCell(gates: DeviceBuffer, prev: DeviceBuffer | null, batch: number, hidden: number) {
+    return lstmCellGpu(this.rt, g(gates), prev && g(prev), batch, hidden);
+  }
+  lstmCellGrad(
+    gates: DeviceBuffer,
+    prev: DeviceBuffer | null,
+    dhc: DeviceBuffer,
+    batch: number,
+    hidden: number,
+  ) {
+    return lstmCellGradGpu(this.rt, g(gates), prev && g(prev), g(dhc), batch, hidden);
   }
 }
 
