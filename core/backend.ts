@@ -319,4 +319,22 @@ export interface Backend {
    * WebGPU a kernel over several of them binds one buffer). Released one by one, as any buffer.
    */
   allocParts(sizes: readonly number[]): DeviceBuffer[];
+  /**
+   * One LSTM time step, fused: gate pre-activations [B, 4H] (i, f, g, o) and the previous state
+   * hc [B, 2H] (h then c per row; null: zero) → the new hc [B, 2H] (core/cpu/lstm.ts).
+   */
+  lstmCell(
+    gates: DeviceBuffer,
+    prev: DeviceBuffer | null,
+    batch: number,
+    hidden: number,
+  ): DeviceBuffer;
+  /** Backward of lstmCell: d(gates) [B, 4H] and d(prev) [B, 2H] (its h half zero; null without prev). */
+  lstmCellGrad(
+    gates: DeviceBuffer,
+    prev: DeviceBuffer | null,
+    dhc: DeviceBuffer,
+    batch: number,
+    hidden: number,
+  ): { dGates: DeviceBuffer; dPrev: DeviceBuffer | null };
 }

@@ -28,6 +28,7 @@ import {
   unpackQkv,
 } from "./attention.ts";
 import { conv1dCpu, conv1dGradCpu } from "./conv.ts";
+import { lstmCellCpu, lstmCellGradCpu } from "./lstm.ts";
 import {
   binaryCpu,
   copyCpu,
@@ -309,6 +310,19 @@ export class CpuBackend implements Backend {
   }
   allocParts(sizes: readonly number[]): DeviceBuffer[] {
     return sizes.map((n) => this.alloc(n, "f32"));
+  }
+  lstmCell(gates: DeviceBuffer, prev: DeviceBuffer | null, batch: number, hidden: number) {
+    return this.track(lstmCellCpu(f(gates), prev && f(prev), batch, hidden));
+  }
+  lstmCellGrad(
+    gates: DeviceBuffer,
+    prev: DeviceBuffer | null,
+    dhc: DeviceBuffer,
+    batch: number,
+    hidden: number,
+  ) {
+    const g = lstmCellGradCpu(f(gates), prev && f(prev), f(dhc), batch, hidden);
+    return { dGates: this.track(g.dGates), dPrev: g.dPrev && this.track(g.dPrev) };
   }
 }
 

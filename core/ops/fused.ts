@@ -246,3 +246,27 @@ export function causalAttentionUnfused(q: Tensor, k: Tensor, v: Tensor, scale?: 
   );
   return matmul(softmax(scores), v);
 }
+
+/**
+ * One LSTM time step, fused (one kernel each way): gate pre-activations [B, 4H] in PyTorch's
+ * order (i, f, g, o) and the previous state hc [B, 2H] (h then c per row; null: zero) → the
+ * new hc [B, 2H], c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c). The next step reads c from
+ * hc itself; h is `slice(hc, 1, 0, H)`. Semantics and backward: core/cpu/lstm.ts.
+ */
+export function lstmCell(gates: Tensor, prev: Tensor | null): Tensor {
+  const op = "lstmCell";
+  const be = backendOf(op, prev ? [gates, prev] : [gates]);
+  if (gates.rank !== 2 || gates.shape[1] % 4 !== 0) {
+    throw new Error(`${op}: gates should be [B, 4H], got ${gates.describe()}`);
+  }
+  const [batch, four] = gates.shape, hidden = four / 4;
+  if (prev) expectShape(op, "prev (h | c)", prev, [batch, 2 * hidden]);
+  const out = wrap(gates, be.lstmCell(gates.buf(op), prev?.buf(op) ?? null, batch, hidden), [
+    batch,
+    2 * hidden,
+  ]);
+  return node(op, out, [gates, prev], (dy) => {
+    const g = be.lstmCellGrad(gates.buf(op), prev?.buf(op) ?? null, dy.buf(op), batch, hidden);
+    return [wrap(gates, g.dGates, gates.shape), g.dPrev && wrap(gates, g.dPrev, out.shape)];
+  });
+}

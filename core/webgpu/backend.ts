@@ -30,6 +30,7 @@ import { gatherGpu, scatterAddGpu } from "./kernels/gather.ts";
 import { matmulActGpu, matmulGpu } from "./kernels/matmul.ts";
 import { matmulSumsGpu } from "./kernels/matmul_sums.ts";
 import { layerNormGpu, layerNormGradGpu } from "./kernels/norm.ts";
+import { lstmCellGpu, lstmCellGradGpu } from "./kernels/lstm.ts";
 import { reduceGpu } from "./kernels/reduce.ts";
 import { selectiveScanGpu, selectiveScanGradGpu } from "./kernels/scan.ts";
 import { softmaxGpu, softmaxGradGpu } from "./kernels/softmax.ts";
@@ -249,6 +250,18 @@ export class WebGpuBackend implements Backend {
     this.rt.clear(p.whole);
     if (p.parts[0]?.pack) p.parts[0].pack.zeroPadded = true;
     return p.parts;
+  }
+  lstmCell(gates: DeviceBuffer, prev: DeviceBuffer | null, batch: number, hidden: number) {
+    return lstmCellGpu(this.rt, g(gates), prev && g(prev), batch, hidden);
+  }
+  lstmCellGrad(
+    gates: DeviceBuffer,
+    prev: DeviceBuffer | null,
+    dhc: DeviceBuffer,
+    batch: number,
+    hidden: number,
+  ) {
+    return lstmCellGradGpu(this.rt, g(gates), prev && g(prev), g(dhc), batch, hidden);
   }
 }
 

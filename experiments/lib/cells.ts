@@ -10,23 +10,34 @@ import { canonicalJson } from "./files.ts";
 import { sizeLabel } from "./sizes.ts";
 import { lrOf, sizesOf, specConfig, type SuiteSpec, trainFlops } from "./spec.ts";
 
-/** One unit of work and its folder. */
-export interface Cell {
-  /** `<task dir>/<arch>-<size>-seed<seed>-<hash>`: also the folder under the run folder. */
+/** What picking, sharding, listing and the run folder need of a cell, of any experiment. */
+export interface CellRef {
+  /** `<dir>/<folder>`: also the cell's folder under the run folder. */
   id: string;
   /** The id without its hash (what `--cell` also accepts). */
   name: string;
   /** Last part of the id: the folder's name inside the task's folder. */
   folder: string;
   hash: string;
-  spec: SuiteSpec;
-  arch: ArchName;
-  size: ModelSize;
-  seed: number;
   /** What config.json holds: everything the cell's training and evaluation depend on. */
   config: Record<string, unknown>;
   /** Estimated training FLOPs (the shard balance). */
   flops: number;
+}
+
+/** The short hash of a cell's config (its id's last part). */
+export function configHash(config: Record<string, unknown>): string {
+  return createHash("sha256").update(canonicalJson(config)).digest("hex").slice(0, 8);
+}
+
+/** One unit of work and its folder. */
+export interface Cell extends CellRef {
+  /** `<task dir>/<arch>-<size>-seed<seed>-<hash>`. */
+  id: string;
+  spec: SuiteSpec;
+  arch: ArchName;
+  size: ModelSize;
+  seed: number;
 }
 
 /** The resolved config of one cell (the model config keeps config.json's old `model` key). */
@@ -75,8 +86,7 @@ export function enumerateCells(specs: SuiteSpec[]): Cell[] {
       for (const arch of spec.models) {
         for (const size of sizesOf(spec, arch)) {
           const config = cellConfig(spec, arch, size, seed);
-          const hash = createHash("sha256").update(canonicalJson(config)).digest("hex")
-            .slice(0, 8);
+          const hash = configHash(config);
           const folder = `${arch}-${sizeLabel(size)}-seed${seed}-${hash}`;
           cells.push({
             id: `${dir}/${folder}`,
@@ -107,7 +117,7 @@ export function enumerateCells(specs: SuiteSpec[]): Cell[] {
  * Shard `index` of `count`: cells sorted by FLOPs (largest first, ties by id) each go to the
  * least-loaded shard (ties: the lowest index). Deterministic, so every process agrees.
  */
-export function shardCells(cells: Cell[], index: number, count: number): Cell[] {
+export function shardCells<C extends CellRef>(cells: C[], index: number, count: number): C[] {
   const load = Array(count).fill(0);
   const mine = new Set<string>();
   const order = [...cells].sort((a, b) => b.flops - a.flops || (a.id < b.id ? -1 : 1));
@@ -121,7 +131,10 @@ export function shardCells(cells: Cell[], index: number, count: number): Cell[] 
 }
 
 /** The cells `--cell` names (full ids or names without the hash); unknown names are listed. */
-export function namedCells(cells: Cell[], wanted: string[]): { cells: Cell[]; unknown: string[] } {
+export function namedCells<C extends CellRef>(
+  cells: C[],
+  wanted: string[],
+): { cells: C[]; unknown: string[] } {
   const unknown = wanted.filter((w) => !cells.some((c) => c.id === w || c.name === w));
   const set = new Set(wanted);
   return { cells: cells.filter((c) => set.has(c.id) || set.has(c.name)), unknown };

@@ -3,7 +3,7 @@
  * shared run folder (cells lock themselves and resume, so a requeued or rerun job continues
  * where it stopped) and end with exp:report, which writes the summary once every cell is done.
  */
-import type { Cell } from "./cells.ts";
+import type { CellRef } from "./cells.ts";
 import { configArgs } from "./run_folder.ts";
 import type { SweepOptions } from "./sweep_flags.ts";
 
@@ -22,7 +22,7 @@ const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 export function emitLauncher(
   name: string,
   experiment: string,
-  cells: Cell[],
+  cells: CellRef[],
   out: string,
   o: SweepOptions,
 ): string {

@@ -15,6 +15,8 @@ export interface GincPreset {
   batch: number;
   steps: number;
   lr: number;
+  /** Steps between a cell's checkpoints (`--checkpoint-every` overrides). */
+  checkpointEvery: number;
   width: number;
   layers: number;
   lstmLayers: number;
@@ -35,10 +37,11 @@ export const GINC_PRESETS: Record<"quick" | "paper", GincPreset> = {
     batch: 16,
     steps: 300,
     lr: 3e-3,
+    checkpointEvery: 100,
     width: 32,
     layers: 2,
     lstmLayers: 2,
-    ks: [0, 1, 2, 4, 8],
+    ks: [...GINC_PAPER_EVAL.ks],
     promptsPerK: 100,
     exampleLength: GINC_PAPER_EVAL.exampleLength,
     departures: [
@@ -46,7 +49,9 @@ export const GINC_PRESETS: Record<"quick" | "paper", GincPreset> = {
       "validation 10 × 1,024 tokens (authors: 100 × 1,024)",
       "models of width 32 and 2 layers (paper 768 and 12; LSTM 768 × 6)",
       "300 steps of batch 16 × 128-token blocks, Adam lr 3e-3 cosine",
-      "k ≤ 8 in-context examples (paper 0–64; 128-token context), 100 prompts per k (paper 2,500)",
+      "100 prompts per k (paper 2,500); k ≥ 16 examples make prompts longer than the 128-token " +
+      "training blocks (k=64: 713 tokens; Xie et al. train on 1,024): length extrapolation, " +
+      "untrained positions for the Transformer and the Standard Hybrid",
     ],
   },
   paper: {
@@ -58,6 +63,7 @@ export const GINC_PRESETS: Record<"quick" | "paper", GincPreset> = {
     batch: 8,
     steps: 6250,
     lr: 8e-4,
+    checkpointEvery: 500,
     width: 768,
     layers: 12,
     lstmLayers: 6,
@@ -70,3 +76,8 @@ export const GINC_PRESETS: Record<"quick" | "paper", GincPreset> = {
     ],
   },
 };
+
+/** Tokens in a GINC prompt with k examples: k × (L + 1) + L − 1 (gincPrompt's layout). */
+export function gincPromptLength(p: Pick<GincPreset, "exampleLength">, k: number): number {
+  return k * (p.exampleLength + 1) + p.exampleLength - 1;
+}

@@ -12,6 +12,8 @@ export interface RegBenchPreset {
   batch: number;
   steps: number;
   lr: number;
+  /** Steps between a cell's checkpoints (`--checkpoint-every` overrides). */
+  checkpointEvery: number;
   width: number;
   layers: number;
   departures: string[];
@@ -25,6 +27,7 @@ export const REGBENCH_PRESETS: Record<"quick" | "paper", RegBenchPreset> = {
     batch: 16,
     steps: 300,
     lr: 3e-3,
+    checkpointEvery: 100,
     width: 32,
     layers: 2,
     departures: [
@@ -41,6 +44,7 @@ export const REGBENCH_PRESETS: Record<"quick" | "paper", RegBenchPreset> = {
     batch: 32,
     steps: Math.ceil(5000 / 32) * 15,
     lr: 5e-4,
+    checkpointEvery: 500,
     width: 256,
     layers: 4,
     departures: ["model sizes guessed (width 256, 4 layers): Akyürek et al.'s are not at hand"],

@@ -14,7 +14,7 @@ import type { Curriculum } from "../../tasks/curriculum.ts";
 import type { IclBatch } from "../../tasks/task.ts";
 import type { ArchName } from "./archs.ts";
 import { checkAgainstCpu, reportCheck } from "./backend_check.ts";
-import type { Cell } from "./cells.ts";
+import type { Cell, CellRef } from "./cells.ts";
 import { CellRefusedError, lockCell } from "./cell_lock.ts";
 import { appendLine, canonicalJson, fromJsonExact, toJsonExact, writeAtomic } from "./files.ts";
 import { fmtTime } from "./progress.ts";
@@ -98,7 +98,7 @@ async function readJson<T>(path: string): Promise<T | undefined> {
 }
 
 /** The parsable records of a JSONL file (a torn last line, from a kill, is skipped). */
-async function readLines<T>(path: string): Promise<T[]> {
+export async function readLines<T>(path: string): Promise<T[]> {
   let text = "";
   try {
     text = await Deno.readTextFile(path);
@@ -115,7 +115,7 @@ async function readLines<T>(path: string): Promise<T[]> {
 }
 
 /** The files a cell writes; a fresh start removes any left from an unfinished earlier one. */
-const CELL_FILES = [
+export const CELL_FILES = [
   "metrics.jsonl",
   "points.jsonl",
   "progress.json",
@@ -125,9 +125,12 @@ const CELL_FILES = [
 ];
 
 /** A cell's result if it finished (possibly diverged) in `dir`, else undefined. */
-export async function readResult(dir: string, cell: Cell): Promise<RunRow | undefined> {
+export async function readResult<R = RunRow>(
+  dir: string,
+  cell: CellRef,
+): Promise<R | undefined> {
   try {
-    return fromJsonExact<RunRow>(await Deno.readTextFile(`${dir}/${cell.folder}/result.json`));
+    return fromJsonExact<R>(await Deno.readTextFile(`${dir}/${cell.folder}/result.json`));
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw new Error(`${dir}/${cell.folder}/result.json: ${(e as Error).message}`);
@@ -180,44 +183,66 @@ async function checkOnce(ctx: RunContext, model: ICLModel, cfg: ModelConfig, see
 }
 
 /**
- * Trains and evaluates one cell in its folder under its lock (or reuses its result). A folder
- * whose config.json differs from the cell's is refused: its files belong to another run.
+ * Runs `body` on a cell's folder under its lock, for every kind of cell: a folder whose
+ * config.json differs from the cell's is refused (its files belong to another run); a finished
+ * cell's result.json is returned as it is; a fresh cell's folder is emptied of the `files` an
+ * unrecorded earlier run left, and gets its config.json. `body` is told whether to resume.
  */
-export async function trainRun(ctx: RunContext, cell: Cell): Promise<RunRow> {
-  const runDir = `${ctx.dir}/${cell.folder}`;
+export async function runCell<R>(
+  dir: string,
+  cell: CellRef,
+  files: string[],
+  body: (runDir: string, resume: boolean) => Promise<R>,
+): Promise<R> {
+  const runDir = `${dir}/${cell.folder}`;
   await Deno.mkdir(runDir, { recursive: true });
   const release = await lockCell(runDir, cell.id);
   try {
-    return await trainLocked(ctx, cell, runDir);
+    const stored = await readJson<Record<string, unknown>>(`${runDir}/config.json`);
+    const config = { id: cell.id, hash: cell.hash, ...cell.config };
+    if (stored && canonicalJson(stored) !== canonicalJson(config)) {
+      throw new CellRefusedError(
+        `cell ${cell.id}: ${runDir}/config.json holds another configuration; refusing to mix ` +
+          `records (use --force to start the run folder afresh, or another --out)`,
+      );
+    }
+    const cached = stored ? await readResult<R>(dir, cell) : undefined;
+    if (cached) {
+      console.log(`  ${cell.id}: finished earlier, reusing its result.json`);
+      return cached;
+    }
+    const resume = stored !== undefined;
+    if (!resume) {
+      // A fresh cell must not append to, or resume from, files of an unrecorded earlier run.
+      for (const f of files) await Deno.remove(`${runDir}/${f}`).catch(() => {});
+      await writeAtomic(`${runDir}/config.json`, JSON.stringify(config, null, 2));
+    }
+    return await body(runDir, resume);
   } finally {
     await release();
   }
 }
 
-async function trainLocked(ctx: RunContext, cell: Cell, runDir: string): Promise<RunRow> {
+/** Trains and evaluates one cell in its folder under its lock (or reuses its result). */
+export function trainRun(ctx: RunContext, cell: Cell): Promise<RunRow> {
+  return runCell(
+    ctx.dir,
+    cell,
+    CELL_FILES,
+    (runDir, resume) => trainLocked(ctx, cell, runDir, resume),
+  );
+}
+
+async function trainLocked(
+  ctx: RunContext,
+  cell: Cell,
+  runDir: string,
+  resume: boolean,
+): Promise<RunRow> {
   const { spec, backend } = ctx;
   const { arch, size, seed } = cell;
   const cfg = specConfig(spec, arch, size);
   const label = sizeLabel(size);
-  const stored = await readJson<Record<string, unknown>>(`${runDir}/config.json`);
-  const config = { id: cell.id, hash: cell.hash, ...cell.config };
-  if (stored && canonicalJson(stored) !== canonicalJson(config)) {
-    throw new CellRefusedError(
-      `cell ${cell.id}: ${runDir}/config.json holds another configuration; refusing to mix ` +
-        `records (use --force to start the run folder afresh, or another --out)`,
-    );
-  }
-  const cached = stored ? await readResult(ctx.dir, cell) : undefined;
-  if (cached) {
-    console.log(`  ${cell.id}: finished earlier, reusing its result.json`);
-    return cached;
-  }
-  const resume = stored !== undefined;
-  if (!resume) {
-    // A fresh cell must not append to, or resume from, files of an unrecorded earlier run.
-    for (const f of CELL_FILES) await Deno.remove(`${runDir}/${f}`).catch(() => {});
-    await writeAtomic(`${runDir}/config.json`, JSON.stringify(config, null, 2));
-  }
   const lr = lrOf(spec, arch);
   const model = makeModel(cfg, { seed, backend });
   if (ctx.check) await checkOnce(ctx, model, cfg, seed);

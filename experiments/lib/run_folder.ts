@@ -6,7 +6,7 @@
  * where there is nothing to resume. Problems are one line and exit 2, with nothing created.
  */
 import { fail } from "./cli.ts";
-import type { Cell } from "./cells.ts";
+import type { CellRef } from "./cells.ts";
 import { writeAtomic } from "./files.ts";
 
 export const EXPERIMENT_FILE = "experiment.json";
@@ -47,7 +47,7 @@ export function configArgs(args: string[]): string[] {
   return out;
 }
 
-export function experimentRecord(experiment: string, cells: Cell[]): ExperimentRecord {
+export function experimentRecord(experiment: string, cells: CellRef[]): ExperimentRecord {
   return {
     experiment,
     args: configArgs(Deno.args),

@@ -2,11 +2,11 @@
  * Which cells this process trains (`--shard`, `--cell`, else all), and `--list-cells`.
  */
 import { fail } from "./cli.ts";
-import { type Cell, namedCells, shardCells } from "./cells.ts";
+import { type CellRef, namedCells, shardCells } from "./cells.ts";
 import type { SweepOptions } from "./sweep_flags.ts";
 
 /** The ids this process trains; exits 2 naming unknown `--cell` ids. */
-export function selectCells(name: string, cells: Cell[], o: SweepOptions): Set<string> {
+export function selectCells(name: string, cells: CellRef[], o: SweepOptions): Set<string> {
   if (o.report) return new Set();
   if (o.shard) return new Set(shardCells(cells, o.shard.index, o.shard.count).map((c) => c.id));
   if (o.cells) {
@@ -23,7 +23,7 @@ export function selectCells(name: string, cells: Cell[], o: SweepOptions): Set<s
 }
 
 /** One line per cell: id, estimated training FLOPs, and its shard when `--shards` is given. */
-export function listCells(cells: Cell[], shards?: number): string {
+export function listCells(cells: CellRef[], shards?: number): string {
   const shardOf = new Map<string, number>();
   for (let i = 0; i < (shards ?? 0); i++) {
     for (const c of shardCells(cells, i, shards!)) shardOf.set(c.id, i);

@@ -1,28 +1,33 @@
 /**
- * The command line exp:ginc and exp:regbench share: preset, models, steps, seed, backend and the
- * run folder, checked before anything is created, and the preset's departures printed.
+ * The command line exp:ginc and exp:regbench share: preset, models, steps, seeds, backend, the
+ * run folder and the sweep flags of every cell experiment (sweep_flags.ts), all checked before
+ * anything is created (a bad flag exits 2), and the preset's departures printed.
  */
-import type { Backend } from "../../core/backend.ts";
-import { initBackend } from "../../core/device_select.ts";
-import { fail, intFlag, parseCli } from "./cli.ts";
+import { fail, intFlag, intListFlag, parseCli } from "./cli.ts";
 import { timestamp } from "./files.ts";
+import { parseSweep, SWEEP_FLAGS, type SweepOptions } from "./sweep_flags.ts";
 import { TOKEN_ARCHS, type TokenArch } from "./token_train.ts";
 
 export interface TokenRun<P> {
   presetName: "quick" | "paper";
   preset: P;
   steps: number;
-  seed: number;
+  seeds: number[];
   models: TokenArch[];
-  backend: Backend;
-  dir: string;
+  backend: "auto" | "webgpu" | "cpu";
+  out: string;
+  resume: boolean;
+  checkpointEvery: number;
+  sweep: SweepOptions;
 }
 
-export async function tokenExperimentCli<P extends { steps: number; departures: string[] }>(
+export function tokenExperimentCli<
+  P extends { steps: number; checkpointEvery: number; departures: string[] },
+>(
   name: string,
   title: string,
   presets: Record<"quick" | "paper", P>,
-): Promise<TokenRun<P>> {
+): TokenRun<P> {
   const short = name.replace(/^exp:/, "");
   const f = parseCli(name, title, {
     preset: { type: "string", default: "quick", help: "quick (2-core CPU) or paper" },
@@ -32,23 +37,53 @@ export async function tokenExperimentCli<P extends { steps: number; departures: 
       help: `comma-separated, of ${TOKEN_ARCHS.join(", ")}`,
     },
     steps: { type: "string", help: "training steps per model (default: the preset's)" },
-    seed: { type: "string", default: "1", help: "seed of the data and the models" },
+    seed: { type: "string", help: "seed of the data and the models (default 1; not with --seeds)" },
+    seeds: {
+      type: "string",
+      help: "comma-separated seeds, each a full replicate (data, prompts and weights): one cell " +
+        "per model and seed",
+    },
     backend: { type: "string", default: "auto", help: "auto, webgpu or cpu" },
     out: { type: "string", help: `run folder (default runs/${short}-<timestamp>)` },
+    resume: {
+      type: "boolean",
+      default: false,
+      help: "continue the run in --out, an error if it holds none (a folder of the same " +
+        "configuration is continued without it too: finished cells reused, others resumed)",
+    },
+    ...SWEEP_FLAGS,
   });
   if (f.preset !== "quick" && f.preset !== "paper") fail(name, `--preset must be quick or paper`);
   const preset = presets[f.preset];
   const steps = f.steps ? intFlag(name, "steps", f.steps) : preset.steps;
-  const seed = intFlag(name, "seed", f.seed, 0);
+  if (f.seed !== undefined && f.seeds !== undefined) fail(name, "--seed and --seeds: use one");
+  const seeds = f.seeds !== undefined
+    ? intListFlag(name, "seeds", f.seeds)
+    : [f.seed === undefined ? 1 : intFlag(name, "seed", f.seed, 0)];
   const models = f.models.split(",").map((m) => m.trim()) as TokenArch[];
   for (const m of models) if (!TOKEN_ARCHS.includes(m)) fail(name, `unknown model "${m}"`);
+  if (new Set(models).size !== models.length) fail(name, `--models repeats a model`);
   if (!["auto", "webgpu", "cpu"].includes(f.backend)) fail(name, `--backend: auto, webgpu or cpu`);
-  const backend = await initBackend(f.backend as "auto" | "webgpu" | "cpu");
-  const dir = f.out ?? `runs/${short}-${timestamp()}`;
-  await Deno.mkdir(dir, { recursive: true });
-  console.log(
-    `${name}: preset ${f.preset}, ${steps} steps per model, seed ${seed}, run folder ${dir}`,
-  );
-  for (const d of preset.departures) console.log(`  departure: ${d}`);
-  return { presetName: f.preset, preset, steps, seed, models, backend, dir };
+  const sweep = parseSweep(name, f);
+  const checkpointEvery = sweep.checkpointEvery ?? Math.min(preset.checkpointEvery, steps);
+  const out = f.out ?? `runs/${short}-${timestamp()}`;
+  if (!sweep.listCells && !sweep.emit) {
+    console.log(
+      `${name}: preset ${f.preset}, ${steps} steps per model, seeds ${seeds.join(",")}, ` +
+        `checkpoints every ${checkpointEvery || "—"} steps`,
+    );
+    for (const d of preset.departures) console.log(`  departure: ${d}`);
+  }
+  return {
+    presetName: f.preset,
+    preset,
+    steps,
+    seeds,
+    models,
+    backend: f.backend as TokenRun<P>["backend"],
+    out,
+    resume: f.resume,
+    checkpointEvery,
+    sweep,
+  };
 }

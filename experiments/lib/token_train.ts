@@ -1,25 +1,18 @@
 /**
  * Training and evaluation of next-token models (GINC, RegBench). The common trainer
- * (`trainer.ts`) takes vector ICL batches; this loop takes id batches and the next-token loss,
- * with the same optimizer, clipping and schedule. Not yet here: checkpoints and resume.
+ * (`trainer.ts`) draws vector ICL batches from a task; here its `draw` hook gives it id batches
+ * and the next-token loss, so token cells checkpoint and resume as every other cell.
  */
-import { backward, zeroGrad } from "../../core/autograd.ts";
 import type { Backend } from "../../core/backend.ts";
 import type { Rng } from "../../core/rng.ts";
-import { stack } from "../../core/ops/stack.ts";
 import { type Tensor, tidy } from "../../core/tensor.ts";
-import { Adam, argmaxRows, clipGradNorm, LstmLm, makeModel, nextTokenLoss } from "../../nn/mod.ts";
-import type { Schedule } from "../../nn/optim.ts";
+import { argmaxRows, LstmLm, makeModel, nextTokenLoss } from "../../nn/mod.ts";
+import type { Module } from "../../nn/module.ts";
+import { train, type TrainOptions, type TrainResult } from "./trainer.ts";
 
 /** A model that maps ids [B·T] to logits [B, T, V]. */
-export interface TokenModel {
+export interface TokenModel extends Module {
   forwardIds(ids: Int32Array, batch: number, length: number): Tensor;
-  namedParameters(): [string, Tensor][];
-  parameters(): Tensor[];
-  numParams(): number;
-  eval(): unknown;
-  train(on?: boolean): unknown;
-  dispose(): void;
 }
 
 /** Architectures a token model can have: the LSTM and iclab's six. */
@@ -80,61 +73,31 @@ export interface IdBatch {
   ignore?: number | null;
 }
 
-export interface TokenTrainOptions {
-  steps: number;
-  schedule: Schedule;
-  clip: number;
-  /** Read the loss from the device every this many steps (and at the end). */
-  logEvery: number;
-  onLog?: (step: number, loss: number) => void;
-}
+/** The common trainer's options, less those of vector tasks; the Adam lr is the schedule's. */
+export type TokenTrainOptions = Omit<TrainOptions, "batch" | "lr" | "draw" | "loss" | "curriculum">;
 
-/** Trains with Adam on the next-token loss; returns [step, mean loss since the last log]. */
-export async function trainTokens(
+/**
+ * Trains with the common trainer (Adam, clipping, schedule, metrics, checkpoints and exact
+ * resume) on the next-token loss of the id batches `sample` draws from the data stream.
+ */
+export function trainTokens(
   model: TokenModel,
   sample: (rng: Rng, step: number) => IdBatch,
-  rng: Rng,
   backend: Backend,
   o: TokenTrainOptions,
-): Promise<{ losses: [number, number][]; seconds: number }> {
+): Promise<TrainResult> {
   model.train(true);
-  const params = model.parameters();
-  const opt = new Adam(model.namedParameters(), { lr: o.schedule(0) });
-  const losses: [number, number][] = [];
-  let pending: Tensor[] = [];
-  const t0 = performance.now();
-  const flush = async (step: number) => {
-    if (!pending.length) return;
-    const all = tidy(() => stack(pending));
-    const v = await all.floats();
-    all.dispose();
-    pending.forEach((t) => t.dispose());
-    pending = [];
-    const mean = v.reduce((a, b) => a + b, 0) / v.length;
-    if (!Number.isFinite(mean)) throw new Error(`token training: loss ${mean} near step ${step}`);
-    losses.push([step, mean]);
-    o.onLog?.(step, mean);
-  };
-  for (let step = 0; step < o.steps; step++) {
-    const b = sample(rng, step);
-    const loss = tidy(() => {
-      const logits = model.forwardIds(b.ids, b.batch, b.length);
-      const l = nextTokenLoss(logits, b.ids, b.ignore ?? null);
+  return train(model, null, backend, {
+    ...o,
+    batch: 0,
+    lr: o.schedule(0),
+    draw: (rng, step) => {
+      const b = sample(rng, step);
+      const l = nextTokenLoss(model.forwardIds(b.ids, b.batch, b.length), b.ids, b.ignore ?? null);
       if (!l) throw new Error(`token training: batch ${step} has no scored position`);
-      // The step keeps only the loss: intermediates are freed as the backward consumes them.
-      backward(l, undefined, { release: true });
-      const scale = o.clip > 0 ? clipGradNorm(params, o.clip) : null;
-      opt.lr = o.schedule(step);
-      opt.step(scale);
-      zeroGrad(params);
       return l;
-    });
-    pending.push(loss);
-    backend.flush();
-    if ((step + 1) % o.logEvery === 0 || step + 1 === o.steps) await flush(step + 1);
-  }
-  opt.dispose();
-  return { losses, seconds: (performance.now() - t0) / 1000 };
+    },
+  });
 }
 
 /** Mean next-token loss over id batches (no gradients); perplexity is its exponential. */

@@ -104,6 +104,11 @@ export interface TrainOptions {
   config?: Record<string, unknown>;
   /** Replaces the default batch loss (e.g. CoT-I/O's two teacher-forced heads). */
   loss?: (batch: IclBatch) => Tensor;
+  /**
+   * Another kind of cell's batch and loss in place of the task's (token models: an id batch
+   * drawn from the data stream, and its next-token loss); the task is then null.
+   */
+  draw?: (rng: Rng, step: number) => Tensor;
   /** Steps after which `onCheckpoint` runs (the evaluated checkpoints of a FLOPs sweep). */
   checkpointAt?: number[];
   onCheckpoint?: (step: number) => Promise<void>;
@@ -135,11 +140,12 @@ export class NonFiniteLossError extends Error {
 }
 
 export async function train(
-  model: SequenceModel & Module,
-  task: Task,
+  model: Module,
+  task: Task | null,
   backend: Backend,
   o: TrainOptions,
 ): Promise<TrainResult> {
+  if (!task && !o.draw) throw new Error("train: a task or a draw is needed");
   const params = model.parameters();
   const Opt = o.optimizer === "adamw" ? AdamW : Adam;
   const opt = new Opt(model.namedParameters(), { lr: o.lr, weightDecay: o.weightDecay });
@@ -206,12 +212,14 @@ export async function train(
 
   for (let step = start; step < o.steps; step++) {
     const cur = o.curriculum ? curriculumAt(o.curriculum, step) : undefined;
-    const batch: IclBatch = task.sample(dataRng, o.batch, cur);
+    const batch = task && !o.draw ? task.sample(dataRng, o.batch, cur) : null;
     const tracked = o.bestEma !== undefined && step >= o.bestEma.from;
     const { loss, last } = tidy(() => {
-      const ls = o.loss
+      const ls = !batch
+        ? { loss: o.draw!(dataRng, step), last: undefined }
+        : o.loss
         ? { loss: o.loss(batch), last: undefined }
-        : batchLosses(model, batch, task, backend, tracked);
+        : batchLosses(model as Module & SequenceModel, batch, task!, backend, tracked);
       // The step keeps only the losses: intermediates are freed as the backward consumes them.
       backward(ls.loss, undefined, { release: true });
       const scale = o.clip > 0 ? clipGradNorm(params, o.clip) : null;
