@@ -147,7 +147,7 @@ export function tiledKernelWgsl(v: TiledVariant): string {
       (_, s) =>
         `{ let e = tid + ${
           s * NT
-        }u; ${p.pos} p${x}[${s}] = quad${x}(${base}, ${o0} + o, ${k0} + kk, kEnd); }`,
+        }u; ${p.pos} p${x}${s} = quad${x}(${base}, ${o0} + o, ${k0} + kk, kEnd); }`,
     ).join("\n    ");
   };
   const store = (x: "A" | "B", buf: string) => {
@@ -155,7 +155,7 @@ export function tiledKernelWgsl(v: TiledVariant): string {
     return Array.from(
       { length: NQ },
       (_, s) =>
-        `{ let e = tid + ${s * NT}u; ${p.pos} let off = (${buf}) * ${BUF}u; let q = p${x}[${s}];
+        `{ let e = tid + ${s * NT}u; ${p.pos} let off = (${buf}) * ${BUF}u; let q = p${x}${s};
       ${p.store} }`,
     ).join("\n    ");
   };
@@ -172,7 +172,7 @@ export function tiledKernelWgsl(v: TiledVariant): string {
     for (let j = 0; j < 4; j++) {
       for (let h = 0; h < RQ; h++) {
         const i = (qa * 4 + j) * RQ + h;
-        fmas.push(`acc[${i}] = fma(vec4<f32>(a${qa}.${"xyzw"[j]}), b${h}, acc[${i}]);`);
+        fmas.push(`acc${i} = fma(vec4<f32>(a${qa}.${"xyzw"[j]}), b${h}, acc${i});`);
         const row = `r0 + 4u * (lid.y + ${qa * W}u) + ${j}u`;
         const col = `c0 + 4u * (lid.x + ${h * W}u)`;
         const bias4 = v.bias
@@ -183,9 +183,9 @@ export function tiledKernelWgsl(v: TiledVariant): string {
     if (row < u.m) {
       ${
             v.c4
-              ? `if (col < u.n) { C[(cBase + row * u.n + col) / 4u] = acc[${i}]${bias4}; }`
+              ? `if (col < u.n) { C[(cBase + row * u.n + col) / 4u] = acc${i}${bias4}; }`
               : `for (var c = 0u; c < 4u; c++) {
-        if (col + c < u.n) { C[cBase + row * u.n + col + c] = acc[${i}][c]${
+        if (col + c < u.n) { C[cBase + row * u.n + col + c] = acc${i}[c]${
                 v.bias ? " + Bias[col + c]" : ""
               }; }
       }`
@@ -231,9 +231,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   }
   let r0 = wg.y * ${T}u;
   let c0 = wg.x * ${T}u;
-  var acc: array<vec4<f32>, ${R * RQ}>;
-  var pA: array<vec4<f32>, ${NQ}>;
-  var pB: array<vec4<f32>, ${NQ}>;
+  ${Array.from({ length: R * RQ }, (_, i) => `var acc${i} = vec4<f32>(0.0);`).join("\n  ")}
+  ${
+    Array.from({ length: NQ }, (_, s) => `var pA${s}: vec4<f32>; var pB${s}: vec4<f32>;`).join(
+      "\n  ",
+    )
+  }
   ${load("A", "kBegin")}
   ${load("B", "kBegin")}
   ${store("A", "0u")}
