@@ -6,7 +6,8 @@
  *
  * Each timing records many matmuls and syncs once, so the ~11 ms sync floor of Deno's WebGPU
  * is amortised over at least ~300 ms of work; the first call of each shape (pipeline creation
- * and llvmpipe's JIT) is timed separately and excluded.
+ * and llvmpipe's JIT) is timed separately and excluded. `--other` times the other kernel family
+ * (the GPU family's tiles on llvmpipe), e.g. deno run -A bench/matmul.ts --other 512³ dW
  */
 import type { MatmulArgs } from "../core/backend.ts";
 import { describeMatmul, matmulGpu } from "../core/webgpu/kernels/matmul.ts";
@@ -174,18 +175,23 @@ export async function benchMatmul(
 if (import.meta.main) {
   const { gpuContext } = await import("../core/webgpu/device.ts");
   const { Runtime } = await import("../core/webgpu/runtime.ts");
+  const { otherFamily } = await import("../core/webgpu/profile.ts");
   const ctx = await gpuContext();
   if (!ctx) {
     console.error("bench/matmul: no WebGPU adapter");
     Deno.exit(1);
   }
   const names = Deno.args.filter((a) => !a.startsWith("--"));
+  const rt = new Runtime(
+    ctx,
+    Deno.args.includes("--other") ? otherFamily(ctx.profile) : ctx.profile,
+  );
   const rows = await benchMatmul(
-    new Runtime(ctx),
+    rt,
     Deno.args.includes("--quick"),
     names.length ? (s) => names.includes(s) : undefined,
   );
-  console.log(`adapter: ${ctx.description}`);
+  console.log(`adapter: ${ctx.description}; timed: ${rt.profile.family} kernels`);
   console.log("| shape | batch | m | n | k | ms | GFLOP/s | first call ms | variant |");
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
   for (const r of rows) {

@@ -35,6 +35,14 @@ export interface AdapterProfile {
   readonly matmulTextureFlop: number;
   /** Software matmul: weight gradients split k until this many 32×32 output blocks exist. */
   readonly splitKBlocks: number;
+  /**
+   * GPU matmul (matmul_tiled.ts): the largest output tile (128, 64, 32) that still gives this
+   * many workgroups, and the workgroups a long k is split towards when even 32-wide tiles give
+   * fewer (matmul_splitk_gpu.ts). The software family ignores both.
+   */
+  readonly tiledWorkgroups: number;
+  /** GPU matmul split-k: the shortest slice of k (no split below twice this). */
+  readonly tiledSplitMinK: number;
   /** Attention tiling: rows per invocation, invocations per workgroup, rows per staged tile. */
   readonly attention: AttentionTiling;
   /** LayerNorm and softmax: one invocation per row, or one workgroup per row (tree sums). */
@@ -65,6 +73,8 @@ export const SOFTWARE_PROFILE: AdapterProfile = {
   matmul: "software",
   matmulTextureFlop: 1 << 25,
   splitKBlocks: 128,
+  tiledWorkgroups: 128,
+  tiledSplitMinK: 256,
   attention: { wg: 8, rows: 8, tile: 4 },
   rows: "row",
   scan: "sequential",
@@ -85,6 +95,11 @@ export const GPU_PROFILE: AdapterProfile = {
   matmul: "tiled",
   matmulTextureFlop: Infinity,
   splitKBlocks: 128,
+  // By design, pending measurement: 128 workgroups is one or two per core on current GPUs
+  // (40–130 SMs / CUs), and a slice of 256 steps of k keeps the partials' extra pass (S·m·n
+  // floats written and summed) small beside the products.
+  tiledWorkgroups: 128,
+  tiledSplitMinK: 256,
   attention: { wg: 64, rows: 1, tile: 16 },
   rows: "workgroup",
   scan: "chunked",

@@ -20,7 +20,8 @@ import {
   swKernelWgsl,
   type SwVariant,
 } from "./matmul_sw.ts";
-import { tiledGrid, tiledKernelName, tiledKernelWgsl, type TiledVariant } from "./matmul_tiled.ts";
+import { chooseTiled, tiledGrid, tiledKernelName, tiledKernelWgsl } from "./matmul_tiled.ts";
+import { splitKTiled, splitKVariantName, tiledSplitK } from "./matmul_splitk_gpu.ts";
 
 /** A fused activation after the matmul (and bias); keepPre also writes the pre-activation. */
 export interface Epilogue {
@@ -90,17 +91,17 @@ export function planMatmul(
       textures: tex ? [texels(aStride, m * k), texels(bStride, n * k)] : null,
     };
   }
-  // Few output tiles leave most of a GPU idle with 64x64 tiles: use 32x32 there.
-  const tiles64 = batch * Math.ceil(m / 64) * Math.ceil(n / 64);
   if (bias === "rows" || epilogue || sums !== "none") {
     throw new Error("matmul: row bias, activations and sums are software-kernel paths only");
   }
-  const v: TiledVariant = {
-    tile: tiles64 >= 256 ? 64 : 32,
-    transA,
-    transB,
-    bias: bias === "cols",
-  };
+  // The largest tile that still fills the GPU (profile.tiledWorkgroups), vec4 where aligned.
+  const v = chooseTiled(
+    rt.profile.tiledWorkgroups,
+    { batch, m, n, k, transA, transB },
+    aStride,
+    bStride,
+    bias === "cols",
+  );
   return {
     kernel: kernel(tiledKernelName(v), () => tiledKernelWgsl(v)),
     grid: tiledGrid(v, m, n),
@@ -119,6 +120,13 @@ export function materialisesAT(rt: Runtime, args: MatmulArgs): boolean {
 
 /** What one call dispatches, by kernel name (benchmarks label their rows with it). */
 export function describeMatmul(rt: Runtime, args: MatmulArgs): string {
+  if (!software(rt)) {
+    // GPU family: the tiled kernel, or split-k (matmul_splitk_gpu.ts); nothing else.
+    const { s } = tiledSplitK(rt, args);
+    return s > 1
+      ? `split-k ${s}: ${splitKVariantName(rt, args)} + sum`
+      : planMatmul(rt, args).kernel.name;
+  }
   const s = splitK(rt, args);
   if (s > 1) {
     const [m, n] = args.m > args.n ? [args.n, args.m] : [args.m, args.n];
@@ -153,6 +161,11 @@ export function matmulGpu(
   bias?: GpuBuffer,
   biasRows = false,
 ): GpuBuffer {
+  if (!software(rt) && !bias) {
+    // GPU family: a long k over few output tiles is split (matmul_splitk_gpu.ts).
+    const gs = tiledSplitK(rt, args);
+    if (gs.s > 1) return splitKTiled(rt, a, b, args, gs);
+  }
   const split = bias ? 1 : splitK(rt, args);
   if (split > 1) return splitKMatmul(rt, a, b, args, split);
   const tall = !biasRows && tallNarrow(rt, args);

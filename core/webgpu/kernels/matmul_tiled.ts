@@ -1,26 +1,52 @@
 /**
- * Matmul WGSL for hardware GPUs: the classic shared-memory tiling. A workgroup of
- * (tile/4)^2 threads computes a tile x tile block of C, each thread a 4x4 register block; per
- * K-step of TILE_K the workgroup stages a tile x TILE_K panel of A and a TILE_K x tile panel of B
- * in workgroup memory, loaded so that consecutive threads read consecutive addresses in whatever
- * layout (plain or transposed) the operand is stored, then reads them back as vec4. This is the
- * opposite of what llvmpipe wants (see matmul_sw.ts) and is chosen when the adapter is hardware.
+ * Matmul WGSL for hardware GPUs, in the structure of the public fast kernels (Boehm's CUDA
+ * worklog, tfjs's packed vec4 matmul): a workgroup computes a T×T tile of C, each thread an 8×8
+ * register block (4×4 in the 32-wide tile for small outputs), as two vec4 quads along each side
+ * spaced T/2 apart so that neighbouring threads read neighbouring 16-byte words of shared
+ * memory. Per k-tile of TK
+ * the workgroup stages a T×TK panel of A and of B in workgroup memory, k-major; the panels are
+ * double-buffered (the next tile's global loads are issued before the current tile's FMAs and
+ * stored into the other buffer after them: one barrier per k-tile), and both buffers of both
+ * operands fit WebGPU's default 16 KiB. Global loads are vec4 where the operand's contiguous
+ * dimension and batch stride are multiples of 4, four clamped scalars otherwise. Chosen when the
+ * adapter is hardware; llvmpipe wants the opposite (matmul_sw.ts). No GPU has run it yet.
  */
 
-export const TILE_K = 16;
-
 export interface TiledVariant {
-  /** Output tile edge: 64 for large outputs, 32 for few outputs (more workgroups in flight). */
-  tile: 32 | 64;
+  /** Output tile edge (see TILE): 128 for large outputs, 64, then 32 for few outputs. */
+  tile: 128 | 64 | 32;
   transA: boolean;
   transB: boolean;
+  /** vec4 global loads of A / B (else four bounds-checked scalar loads per quad). */
+  aVec: boolean;
+  bVec: boolean;
+  /** n is a multiple of 4: C rows are stored as vec4. */
+  c4: boolean;
   /** Add a bias row (binding 4, [n]) when storing. */
   bias: boolean;
+  /**
+   * Split-k: workgroup z is a slice of k (uniform kSplit steps long) of one matrix and writes
+   * its partial product to C[z]; the caller sums the slices (matmul_splitk_gpu.ts).
+   */
+  split: boolean;
 }
 
+/**
+ * Per tile edge: outputs per thread edge R, threads per edge W = T/R, k-tile TK. Workgroup
+ * memory is 2 buffers × 2 operands × TK × T floats: 16 KiB at 128 and 64, 8 KiB at 32.
+ * Invocations: 256 at 128 (16×16), 64 at 64 and 32 (8×8); all within WebGPU's defaults.
+ */
+export const TILE = {
+  128: { R: 8, TK: 8 },
+  64: { R: 8, TK: 16 },
+  32: { R: 4, TK: 16 },
+} as const;
+
 export function tiledKernelName(v: TiledVariant): string {
-  return `matmul_tiled_${v.tile}_a${v.transA ? "T" : "N"}_b${v.transB ? "T" : "N"}` +
-    (v.bias ? "_bias" : "");
+  const mode = (vec: boolean) => vec ? "4" : "s";
+  return `matmul_tiled_${v.tile}_a${v.transA ? "T" : "N"}${mode(v.aVec)}` +
+    `_b${v.transB ? "T" : "N"}${mode(v.bVec)}${v.c4 ? "_c4" : ""}${v.bias ? "_bias" : ""}` +
+    (v.split ? "_splitk" : "");
 }
 
 /** Workgroups along x (columns of C) and y (rows of C) for an m x n output. */
@@ -29,39 +55,165 @@ export function tiledGrid(v: TiledVariant, m: number, n: number): [number, numbe
 }
 
 /**
- * WGSL for one variant; uniforms m, n, k, aStride, bStride, batch0 (u32), storage bindings A, B
- * (read), C (read_write) and, with `bias`, Bias (read, [n]). Out-of-range panel entries load
- * as zero, so any size works; every thread reaches every barrier (stores are masked, never
- * skipped by an early return).
+ * The variant for a call: the largest tile that still gives `workgroups` workgroups (a GPU with
+ * fewer tiles in flight than it has cores idles; the profile's number is by design, pending
+ * measurement), vec4 loads wherever alignment allows.
+ */
+export function chooseTiled(
+  workgroups: number,
+  a: { batch: number; m: number; n: number; k: number; transA: boolean; transB: boolean },
+  aStride: number,
+  bStride: number,
+  bias: boolean,
+  split = false,
+): TiledVariant {
+  const { batch, m, n, k, transA, transB } = a;
+  const tiles = (t: number) => batch * Math.ceil(m / t) * Math.ceil(n / t);
+  const tile = tiles(128) >= workgroups ? 128 : tiles(64) >= workgroups ? 64 : 32;
+  return {
+    tile,
+    transA,
+    transB,
+    aVec: aStride % 4 === 0 && (transA ? m % 4 === 0 : k % 4 === 0),
+    bVec: bStride % 4 === 0 && (transB ? k % 4 === 0 : n % 4 === 0),
+    c4: n % 4 === 0,
+    bias,
+    split,
+  };
+}
+
+/**
+ * WGSL of the quad fetch for one operand: `fn quadX(base, o, kk, kEnd) -> vec4<f32>`, the four
+ * elements starting at (outer index o, k index kk) along the operand's contiguous dimension:
+ * along k when it is stored [outer, k] (plain A, transposed B), along o when stored [k, outer]
+ * (transposed A, plain B). Out-of-range elements are zero. A vec4 quad is all in or all out:
+ * the contiguous size is a multiple of 4 and quads start at multiples of 4.
+ */
+function quadFn(x: "A" | "B", kMajor: boolean, vec: boolean): string {
+  const dim = x === "A" ? "u.m" : "u.n";
+  const at = kMajor ? `base + o * u.k + kk` : `base + kk * ${dim} + o`;
+  const body = vec
+    ? `if (o < ${dim} && kk < kEnd) { return ${x}[(${at}) / 4u]; }
+  return vec4<f32>(0.0);`
+    : `var q = vec4<f32>(0.0);
+  for (var i = 0u; i < 4u; i++) {
+    ${
+      kMajor
+        ? `if (o < ${dim} && kk + i < kEnd) { q[i] = ${x}[${at} + i]; }`
+        : `if (o + i < ${dim} && kk < kEnd) { q[i] = ${x}[${at} + i]; }`
+    }
+  }
+  return q;`;
+  return `fn quad${x}(base: u32, o: u32, kk: u32, kEnd: u32) -> vec4<f32> {
+  ${body}
+}`;
+}
+
+/**
+ * WGSL for one variant; uniforms m, n, k, aStride, bStride, batch0 (and kSplit with `split`),
+ * storage bindings A, B (read), C (read_write) and, with `bias`, Bias (read, [n]). Every thread
+ * reaches every barrier (the k loop's bounds are workgroup-uniform, stores are masked).
  */
 export function tiledKernelWgsl(v: TiledVariant): string {
-  const T = v.tile;
-  const TK = TILE_K;
-  const W = T / 4; // threads per edge
-  const NT = W * W;
-  const perA = (T * TK) / NT; // panel elements each thread loads
-  // Panel element e -> (row, kk) / (kk, col), chosen so that consecutive e are adjacent in
-  // global memory for the operand's stored layout (coalesced loads).
-  const aMap = v.transA
-    ? `let row = e % ${T}u; let kk = e / ${T}u;`
-    : `let kk = e % ${TK}u; let row = e / ${TK}u;`;
-  const aIdx = v.transA ? "aBase + gk * u.m + gr" : "aBase + gr * u.k + gk";
-  const bMap = v.transB
-    ? `let kk = e % ${TK}u; let col = e / ${TK}u;`
-    : `let col = e % ${T}u; let kk = e / ${T}u;`;
-  const bIdx = v.transB ? "bBase + gc * u.k + gk" : "bBase + gk * u.n + gc";
-  return `struct U { m: u32, n: u32, k: u32, aStride: u32, bStride: u32, batch0: u32 }
+  const T = v.tile, { R, TK } = TILE[v.tile];
+  const W = T / R, NT = W * W, RQ = R / 4; // threads per edge and in all, quads per side
+  const NQ = (T * TK) / 4 / NT; // quads of each panel every thread loads
+  const BUF = TK * T; // floats per buffer of one operand
+  // A quad number e < T·TK/4 of a panel -> its (o, kk) in the panel and its shared-memory stores.
+  // kMajor operands (vec4 along k): o = e % T fastest, so a warp's 32 stores to As[kk][o] hit
+  // 32 banks. Outer-contiguous operands (vec4 along o): a thread stores 4 consecutive words, and
+  // the threads whose quads sit 32 words apart (same banks) would store into one bank at once;
+  // each stores its four components in an order rotated by its address / 32: 32 banks per
+  // store (for 32 four-byte banks), no padding needed.
+  const panel = (x: "A" | "B", kMajor: boolean) => {
+    const pos = kMajor
+      ? `let o = e % ${T}u; let kk = 4u * (e / ${T}u);`
+      : `let o = 4u * (e % ${T / 4}u); let kk = e / ${T / 4}u;`;
+    const store = kMajor
+      ? [0, 1, 2, 3].map((i) => `${x}s[off + (kk + ${i}u) * ${T}u + o] = q.${"xyzw"[i]};`)
+      : [0, 1, 2, 3].map((i) =>
+        `{ let c = (${i}u + ((kk * ${T}u + o) >> 5u)) & 3u; ${x}s[off + kk * ${T}u + o + c] = q[c]; }`
+      );
+    return { pos, store: store.join("\n      ") };
+  };
+  const kmA = !v.transA, kmB = v.transB;
+  const pa = panel("A", kmA), pb = panel("B", kmB);
+  const load = (x: "A" | "B", k0: string) => {
+    const p = x === "A" ? pa : pb,
+      o0 = x === "A" ? "r0" : "c0",
+      base = x === "A" ? "aBase" : "bBase";
+    return Array.from(
+      { length: NQ },
+      (_, s) =>
+        `{ let e = tid + ${
+          s * NT
+        }u; ${p.pos} p${x}${s} = quad${x}(${base}, ${o0} + o, ${k0} + kk, kEnd); }`,
+    ).join("\n    ");
+  };
+  const store = (x: "A" | "B", buf: string) => {
+    const p = x === "A" ? pa : pb;
+    return Array.from(
+      { length: NQ },
+      (_, s) =>
+        `{ let e = tid + ${s * NT}u; ${p.pos} let off = (${buf}) * ${BUF}u; let q = p${x}${s};
+      ${p.store} }`,
+    ).join("\n    ");
+  };
+  // Thread (x, y) owns rows 4(y + qa·W) + j and columns 4(x + h·W) + 0..3, qa, h < RQ.
+  const quads = (x: "A" | "B", id: string) =>
+    Array.from({ length: RQ }, (_, q) => {
+      const i = `off + kk * ${T}u + 4u * (${id} + ${q * W}u)`;
+      return `let ${x.toLowerCase()}${q} = vec4<f32>(${x}s[${i}], ${x}s[${i} + 1u], ` +
+        `${x}s[${i} + 2u], ${x}s[${i} + 3u]);`;
+    }).join("\n      ");
+  const fmas: string[] = [];
+  const stores: string[] = [];
+  for (let qa = 0; qa < RQ; qa++) {
+    for (let j = 0; j < 4; j++) {
+      for (let h = 0; h < RQ; h++) {
+        const i = (qa * 4 + j) * RQ + h;
+        fmas.push(`acc${i} = fma(vec4<f32>(a${qa}.${"xyzw"[j]}), b${h}, acc${i});`);
+        const row = `r0 + 4u * (lid.y + ${qa * W}u) + ${j}u`;
+        const col = `c0 + 4u * (lid.x + ${h * W}u)`;
+        const bias4 = v.bias
+          ? " + vec4<f32>(Bias[col], Bias[col + 1u], Bias[col + 2u], Bias[col + 3u])"
+          : "";
+        stores.push(
+          `{ let row = ${row}; let col = ${col};
+    if (row < u.m) {
+      ${
+            v.c4
+              ? `if (col < u.n) { C[(cBase + row * u.n + col) / 4u] = acc${i}${bias4}; }`
+              : `for (var c = 0u; c < 4u; c++) {
+        if (col + c < u.n) { C[cBase + row * u.n + col + c] = acc${i}[c]${
+                v.bias ? " + Bias[col + c]" : ""
+              }; }
+      }`
+          }
+    } }`,
+        );
+      }
+    }
+  }
+  const elt = (vec: boolean) => (vec ? "vec4<f32>" : "f32");
+  return `struct U { m: u32, n: u32, k: u32, aStride: u32, bStride: u32, batch0: u32${
+    v.split ? ", kSplit: u32" : ""
+  } }
 @group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+@group(0) @binding(1) var<storage, read> A: array<${elt(v.aVec)}>;
+@group(0) @binding(2) var<storage, read> B: array<${elt(v.bVec)}>;
+@group(0) @binding(3) var<storage, read_write> C: array<${elt(v.c4)}>;
 ${v.bias ? "@group(0) @binding(4) var<storage, read> Bias: array<f32>;" : ""}
 
-// k-major panels: row r of the A panel at step kk is As[kk·T + r], read 4 rows at a time.
-// Scalar arrays: several invocations writing components of one workgroup vec4 race (WGSL treats
-// a component store as a store to the whole vector; nondeterministic on Metal and D3D12).
-var<workgroup> As: array<f32, ${TK * T}>;
-var<workgroup> Bs: array<f32, ${TK * T}>;
+// Two k-major buffers per operand: As[buf·TK·T + kk·T + row]. Scalar arrays: several invocations
+// writing components of one workgroup vec4 race (WGSL treats a component store as a store to
+// the whole vector; nondeterministic on Metal and D3D12).
+var<workgroup> As: array<f32, ${2 * BUF}>;
+var<workgroup> Bs: array<f32, ${2 * BUF}>;
+
+${quadFn("A", kmA, v.aVec)}
+
+${quadFn("B", kmB, v.bVec)}
 
 @compute @workgroup_size(${W}, ${W})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -69,51 +221,51 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let bt = wg.z + u.batch0;
   let aBase = bt * u.aStride;
   let bBase = bt * u.bStride;
+  ${
+    v.split
+      ? `// Slice bt of k (strides are 0: one matrix, indexed in place).
+  let kBegin = bt * u.kSplit;
+  let kEnd = min(u.k, kBegin + u.kSplit);`
+      : `let kBegin = 0u;
+  let kEnd = u.k;`
+  }
   let r0 = wg.y * ${T}u;
   let c0 = wg.x * ${T}u;
-  var acc: array<vec4<f32>, 4>;
-  for (var k0 = 0u; k0 < u.k; k0 += ${TK}u) {
-    for (var s = 0u; s < ${perA}u; s++) {
-      let e = tid + s * ${NT}u;
-      ${aMap}
-      let gr = r0 + row; let gk = k0 + kk;
-      var x = 0.0;
-      if (gr < u.m && gk < u.k) { x = A[${aIdx}]; }
-      As[kk * ${T}u + row] = x;
+  ${Array.from({ length: R * RQ }, (_, i) => `var acc${i} = vec4<f32>(0.0);`).join("\n  ")}
+  ${
+    Array.from({ length: NQ }, (_, s) => `var pA${s}: vec4<f32>; var pB${s}: vec4<f32>;`).join(
+      "\n  ",
+    )
+  }
+  ${load("A", "kBegin")}
+  ${load("B", "kBegin")}
+  ${store("A", "0u")}
+  ${store("B", "0u")}
+  workgroupBarrier();
+  var cur = 0u;
+  for (var k0 = kBegin; k0 < kEnd; k0 += ${TK}u) {
+    let next = k0 + ${TK}u < kEnd;
+    // Issue the next tile's global loads first; their latency hides behind this tile's FMAs.
+    if (next) {
+    ${load("A", `k0 + ${TK}u`)}
+    ${load("B", `k0 + ${TK}u`)}
     }
-    for (var s = 0u; s < ${perA}u; s++) {
-      let e = tid + s * ${NT}u;
-      ${bMap}
-      let gc = c0 + col; let gk = k0 + kk;
-      var y = 0.0;
-      if (gc < u.n && gk < u.k) { y = B[${bIdx}]; }
-      Bs[kk * ${T}u + col] = y;
-    }
-    workgroupBarrier();
+    let off = cur * ${BUF}u;
     for (var kk = 0u; kk < ${TK}u; kk++) {
-      let ia = kk * ${T}u + lid.y * 4u;
-      let ib = kk * ${T}u + lid.x * 4u;
-      let a = vec4<f32>(As[ia], As[ia + 1u], As[ia + 2u], As[ia + 3u]);
-      let b = vec4<f32>(Bs[ib], Bs[ib + 1u], Bs[ib + 2u], Bs[ib + 3u]);
-      acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
-      acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
-      acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
-      acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
+      ${quads("A", "lid.y")}
+      ${quads("B", "lid.x")}
+      ${fmas.join("\n      ")}
+    }
+    // The other buffer was last read before the previous barrier: safe to overwrite.
+    if (next) {
+    ${store("A", "1u - cur")}
+    ${store("B", "1u - cur")}
     }
     workgroupBarrier();
+    cur = 1u - cur;
   }
   let cBase = bt * u.m * u.n;
-  let col = c0 + lid.x * 4u;
-  for (var r = 0u; r < 4u; r++) {
-    let row = r0 + lid.y * 4u + r;
-    if (row < u.m) {
-      for (var c = 0u; c < 4u; c++) {
-        if (col + c < u.n) { C[cBase + row * u.n + col + c] = acc[r][c]${
-    v.bias ? " + Bias[col + c]" : ""
-  }; }
-      }
-    }
-  }
+  ${stores.join("\n  ")}
 }
 `;
 }
