@@ -1,13 +1,15 @@
 /**
  * C = op(A)·op(B) together with the sums over k of op(A)'s rows or op(B)'s columns: a linear
  * layer's weight gradient (xᵀ·dy or dyᵀ·x, k = tokens) and its bias gradient (dy summed over
- * tokens) from one read of dy. On a software adapter the register-block kernel adds the values it
- * loads into the sums (one dispatch, where a separate reduction was one more dispatch and one
- * more pass over dy); it follows every path matmulGpu takes (Aᵀ copy, Cᵀ, split-k), the sums
- * swapping sides wherever the product is computed transposed. C and the sums are two parts of
- * one allocation, so the split-k partials of both fold in one reduction.
+ * tokens) from one read of dy. The matmul kernels add the values they load into the sums (one
+ * dispatch, where a separate reduction was one to three more and another pass over dy). On a
+ * software adapter this follows every path matmulGpu takes (Aᵀ copy, Cᵀ, split-k), the sums
+ * swapping sides wherever the product is computed transposed; the GPU family's tiled kernel
+ * reads every layout in place. C and the sums are two parts of one allocation, so split-k
+ * partials of both fold in one reduction.
  */
 import type { MatmulArgs } from "../../backend.ts";
+import { kernel } from "../kernel.ts";
 import type { GpuBuffer, Runtime } from "../runtime.ts";
 import { copyGpu } from "./copy.ts";
 import {
@@ -19,6 +21,8 @@ import {
   splitK,
   tallNarrow,
 } from "./matmul.ts";
+import { tiledSplitK } from "./matmul_splitk_gpu.ts";
+import { chooseTiled, tiledGrid, tiledKernelName, tiledKernelWgsl } from "./matmul_tiled.ts";
 import { reduceGpu } from "./reduce.ts";
 
 export type SumsOf = "rows" | "cols";
@@ -35,13 +39,44 @@ export function matmulSumsGpu(
 ): [GpuBuffer, GpuBuffer] {
   if (args.batch !== 1) throw new Error(`matmulSums: one matrix only (batch ${args.batch})`);
   const { m, n, k } = args;
-  if (software(rt) && m > 0 && n > 0 && k > 0) return swSums(rt, a, b, args, of);
-  // The shared-tile kernels do not sum yet: the product, then the reduction it replaces.
+  if (m > 0 && n > 0 && k > 0) {
+    return software(rt) ? swSums(rt, a, b, args, of) : tiledSums(rt, a, b, args, of);
+  }
   const c = matmulGpu(rt, a, b, args);
   const [x, stored] = of === "rows" ? [a, args.transA] : [b, !args.transB];
   const len = of === "rows" ? m : n;
   // Stored [k, len] sums over the middle axis of [1, k, len]; stored [len, k] over [len, k, 1].
   return [c, stored ? reduceGpu(rt, "sum", x, 1, k, len) : reduceGpu(rt, "sum", x, len, k, 1)];
+}
+
+/** GPU family: the tiled kernel's sums variant, split over k as matmulGpu would split it. */
+function tiledSums(
+  rt: Runtime,
+  a: GpuBuffer,
+  b: GpuBuffer,
+  args: MatmulArgs,
+  of: SumsOf,
+): [GpuBuffer, GpuBuffer] {
+  const { m, n, k } = args;
+  const len = of === "rows" ? m : n;
+  const out = rt.allocParts([4 * m * n, 4 * pad4(len)]);
+  const split = tiledSplitK(rt, args);
+  const v = chooseTiled(rt.profile.tiledWorkgroups, args, 0, 0, false, split.s > 1, of);
+  const kern = kernel(tiledKernelName(v), () => tiledKernelWgsl(v));
+  const [gx, gy] = tiledGrid(v, m, n);
+  const u = { m, n, k, aStride: 0, bStride: 0, batch0: 0, sOff: out.offsets[1] };
+  if (split.s === 1) {
+    rt.dispatch(kern, { A: a, B: b, C: out.whole }, { ...u, cStride: 0 }, [gx, gy, 1]);
+  } else {
+    // The slices' partial C and sums laid out as the result, folded in one reduction.
+    const stride = out.offsets[1] + pad4(len);
+    const parts = rt.alloc(4 * split.s * stride);
+    const su = { ...u, cStride: stride, kSplit: split.kSplit };
+    rt.dispatch(kern, { A: a, B: b, C: parts }, su, [gx, gy, split.s]);
+    reduceGpu(rt, "sum", parts, 1, split.s, stride, out.whole);
+    rt.release(parts);
+  }
+  return [out.parts[0], out.parts[1]];
 }
 
 function swSums(

@@ -29,6 +29,12 @@ export interface TiledVariant {
    * its partial product to C[z]; the caller sums the slices (matmul_splitk_gpu.ts).
    */
   split: boolean;
+  /**
+   * Also the sums over k of op(A)'s rows ("rows") or op(B)'s columns ("cols"), from the quads
+   * the threads read anyway (matmul_sums.ts): C of batch or slice z at z·cStride, its sums sOff
+   * after that, in the one C binding (uniforms cStride, sOff).
+   */
+  sums: "none" | "rows" | "cols";
 }
 
 /**
@@ -46,7 +52,7 @@ export function tiledKernelName(v: TiledVariant): string {
   const mode = (vec: boolean) => vec ? "4" : "s";
   return `matmul_tiled_${v.tile}_a${v.transA ? "T" : "N"}${mode(v.aVec)}` +
     `_b${v.transB ? "T" : "N"}${mode(v.bVec)}${v.c4 ? "_c4" : ""}${v.bias ? "_bias" : ""}` +
-    (v.split ? "_splitk" : "");
+    (v.split ? "_splitk" : "") + (v.sums === "none" ? "" : `_sum${v.sums === "rows" ? "r" : "c"}`);
 }
 
 /** Workgroups along x (columns of C) and y (rows of C) for an m x n output. */
@@ -66,6 +72,7 @@ export function chooseTiled(
   bStride: number,
   bias: boolean,
   split = false,
+  sums: TiledVariant["sums"] = "none",
 ): TiledVariant {
   const { batch, m, n, k, transA, transB } = a;
   const tiles = (t: number) => batch * Math.ceil(m / t) * Math.ceil(n / t);
@@ -79,6 +86,7 @@ export function chooseTiled(
     c4: n % 4 === 0,
     bias,
     split,
+    sums,
   };
 }
 
@@ -195,10 +203,30 @@ export function tiledKernelWgsl(v: TiledVariant): string {
       }
     }
   }
+  // Sums: every thread adds the quads it reads (thread row 0 keeps op(B)'s columns, thread
+  // column 0 op(A)'s rows); only the first workgroup row / column stores them.
+  const sums = v.sums !== "none", rowSums = v.sums === "rows";
+  const sumVars = Array.from({ length: sums ? RQ : 0 }, (_, q) => `s${q}`);
+  const sumAdds = sumVars.map((x, q) => `${x} += ${rowSums ? "a" : "b"}${q};`);
+  const sumStores = sumVars.map((x, q) => {
+    const at = rowSums ? `r0 + 4u * (lid.y + ${q * W}u)` : `c0 + 4u * (lid.x + ${q * W}u)`;
+    const lim = rowSums ? "u.m" : "u.n";
+    return `{ let at = ${at};
+    ${
+      v.c4
+        ? `if (at < ${lim}) { C[(cBase + u.sOff + at) / 4u] = ${x}; }`
+        : `for (var c = 0u; c < 4u; c++) { if (at + c < ${lim}) { C[cBase + u.sOff + at + c] = ${x}[c]; } }`
+    } }`;
+  });
+  const sumStore = sums
+    ? `if (${rowSums ? "wg.x == 0u && lid.x == 0u" : "wg.y == 0u && lid.y == 0u"}) {
+    ${sumStores.join("\n    ")}
+  }`
+    : "";
   const elt = (vec: boolean) => (vec ? "vec4<f32>" : "f32");
   return `struct U { m: u32, n: u32, k: u32, aStride: u32, bStride: u32, batch0: u32${
     v.split ? ", kSplit: u32" : ""
-  } }
+  }${sums ? ", cStride: u32, sOff: u32" : ""} }
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> A: array<${elt(v.aVec)}>;
 @group(0) @binding(2) var<storage, read> B: array<${elt(v.bVec)}>;
@@ -232,6 +260,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let r0 = wg.y * ${T}u;
   let c0 = wg.x * ${T}u;
   ${Array.from({ length: R * RQ }, (_, i) => `var acc${i} = vec4<f32>(0.0);`).join("\n  ")}
+  ${sumVars.map((x) => `var ${x} = vec4<f32>(0.0);`).join("\n  ")}
   ${
     Array.from({ length: NQ }, (_, s) => `var pA${s}: vec4<f32>; var pB${s}: vec4<f32>;`).join(
       "\n  ",
@@ -255,6 +284,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       ${quads("A", "lid.y")}
       ${quads("B", "lid.x")}
       ${fmas.join("\n      ")}
+      ${sumAdds.join("\n      ")}
     }
     // The other buffer was last read before the previous barrier: safe to overwrite.
     if (next) {
@@ -264,8 +294,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     workgroupBarrier();
     cur = 1u - cur;
   }
-  let cBase = bt * u.m * u.n;
+  let cBase = bt * ${sums ? "u.cStride" : "u.m * u.n"};
   ${stores.join("\n  ")}
+  ${sumStore}
 }
 `;
 }
