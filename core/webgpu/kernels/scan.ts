@@ -17,7 +17,8 @@ import type { ScanArgs } from "../../backend.ts";
 import { type Kernel, kernel } from "../kernel.ts";
 import type { GpuBuffer, GpuTexture, Runtime } from "../runtime.ts";
 import { CH, DC, fwdChunkedKernel, fwdSeqKernel, packKernel, S, savedFloats } from "./scan_fwd.ts";
-import { bwdChunkedKernel, bwdSeqKernel, dBdCKernel, reduceKernel } from "./scan_bwd.ts";
+import { bwdChunkedKernel, bwdSeqKernel, reduceKernel } from "./scan_bwd.ts";
+import { DBDC_SW_WG, dbdcGroups, dBdCParKernel, dBdCSeqKernel } from "./scan_dbdc.ts";
 import { texturize } from "./texture_operands.ts";
 
 export interface ScanGpuInputs {
@@ -190,12 +191,25 @@ export function selectiveScanGradGpu(
     const k = bcKernel(`scan_bwd_chunked_n${N}_z${+hasZ}`, () => bwdChunkedKernel(N, hasZ), tex);
     rt.dispatch(k, bufs, { ...u, ...offsets }, [Math.ceil(D / DC), B]);
   }
-  rt.dispatch(
-    bcKernel(`scan_bwd_dbdc_n${N}_z${+hasZ}`, () => dBdCKernel(N, hasZ), tex),
-    { sv, wk, BC, dBC, xs: inp.x, dl: inp.delta, dout, ...(inp.z ? { zs: inp.z } : {}) },
-    u,
-    rt.grid(Math.ceil((B * u.nC * Math.ceil(N / 4)) / 64)),
-  );
+  const dbdcBufs = {
+    sv,
+    wk,
+    BC,
+    dBC,
+    xs: inp.x,
+    dl: inp.delta,
+    dout,
+    ...(inp.z ? { zs: inp.z } : {}),
+  };
+  const nq = Math.ceil(N / 4);
+  if (rt.profile.scan === "sequential") {
+    const k = bcKernel(`scan_bwd_dbdc_n${N}_z${+hasZ}`, () => dBdCSeqKernel(N, hasZ), tex);
+    const invocations = B * u.nC * (nq / dbdcGroups(N));
+    rt.dispatch(k, dbdcBufs, u, rt.grid(Math.ceil(invocations / DBDC_SW_WG)));
+  } else {
+    const k = bcKernel(`scan_bwd_dbdc_par_n${N}_z${+hasZ}`, () => dBdCParKernel(N, hasZ), tex);
+    rt.dispatch(k, dbdcBufs, u, rt.grid(B * u.nC * nq));
+  }
   releaseBC(rt, BC);
   rt.dispatch(
     kernel(`scan_bwd_reduce_n${N}`, () => reduceKernel(N).wgsl),

@@ -9,11 +9,7 @@
  *    buffer `wk`: gin at 0, the partials at oParts). The chunked variant
  *    runs S chunks of a channel at once and gets each chunk's q from a reverse Blelloch scan of
  *    chunk summaries (ΣΔ, Q_n), Q_n being the chunk's outgoing adjoint from a zero q.
- * 2. dBdC: dB and dC are sums over channels. One invocation owns four states of one (b, chunk)
- *    and loops over d, re-running those states' recurrence from hs and gin (and Δ, Δx, ȳ from
- *    δ, x, dO and z: storing them would take 3·B·L·D floats more, past WebGPU's default 128 MiB
- *    per binding at the paper's Mamba). It owns its outputs, so the sums are plain, ordered and
- *    need no atomics.
+ * 2. dBdC (scan_dbdc.ts): dB and dC, sums over channels, from hs and gin.
  * 3. reduce: sums the dA/dD/dbias partial rows in a fixed order.
  */
 import type { Kernel } from "../kernel.ts";
@@ -257,85 +253,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   ${EMIT_PARTS}
 }`;
   return { name: `scan_bwd_chunked_n${N}_z${+hasZ}`, wgsl };
-}
-
-/**
- * Kernel 2: dB[b,t,n] = Σ_d g·Δx and dC[b,t,n] = Σ_d ȳ·h over one chunk, written as dBC
- * [B, L, 2N] like BC. Invocation (b, c, j) owns states 4j..4j+3 (vec4 lanes, so each Δ, Δx, ȳ
- * load serves four states) of that chunk and sums channels in order. Workgroups fold into y;
- * 64 invocations each.
- */
-export function dBdCKernel(N: number, hasZ: boolean): Kernel {
-  const ybar = hasZ
-    ? "let zv = zs[i];\n      let yv = dout[i] * zv * sigm(zv);"
-    : "let yv = dout[i];";
-  const wgsl = /* wgsl */ `${header(N)}
-${storage(["sv", "wk", bcBinding(N), "dBC:w", "xs", "dl", "dout", ...(hasZ ? ["zs"] : [])])}
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let idx = (wid.y * nwg.x + wid.x) * 64u + lid;
-  let j = idx % NQ;
-  let c = (idx / NQ) % u.nC;
-  let b = idx / (NQ * u.nC);
-  if (b >= u.B) { return; }
-  let t0 = c * CH;
-  let cnt = min(CH, u.L - t0);
-  let n4 = j * 4u;
-  ${GROUP4}
-  var bv: array<vec4<f32>, CH>;
-  var cv: array<vec4<f32>, CH>;
-  var db: array<vec4<f32>, CH>;
-  var dc: array<vec4<f32>, CH>;
-  var av: array<vec4<f32>, CH>;
-  var dxs: array<f32, CH>;
-  var ybs: array<f32, CH>;
-  ${
-    steps(`
-    let bo = (b * u.L + t0 + k) * 2u * N;
-    bv[k] = ${loadBC(N, "B", "bo")};
-    cv[k] = ${loadBC(N, "C", "bo")};`)
-  }
-  let hb = (b * u.nC + c) * N * u.D;
-  for (var d = 0u; d < u.D; d++) {
-    let al = ${gather4("sv", "P_A() + d * N")} * LOG2E;
-    var h = ${gather4("sv", "HS() + hb + d", " * u.D")};
-    var q = ${gather4("wk", "hb + d", " * u.D")};
-    ${
-    steps(`
-      let i = (b * u.L + t0 + k) * u.D + d;
-      let dt = softplus_(dl[i] + sv[d]);
-      let dx = dt * xs[i];
-      ${ybar}
-      dxs[k] = dx;
-      ybs[k] = yv;
-      let a = exp2(dt * al);
-      av[k] = a;
-      h = a * h + dx * bv[k];
-      dc[k] += yv * h;`)
-  }
-    ${
-    steps(
-      `
-      let g = cv[k] * ybs[k] + q;
-      db[k] += g * dxs[k];
-      q = av[k] * g;`,
-      true,
-    )
-  }
-  }
-  for (var m = 0u; m < 4u; m++) {
-    if (nv[m] < N) {
-      ${
-    steps(`
-        let bo = (b * u.L + t0 + k) * 2u * N + nv[m];
-        dBC[bo] = db[k][m];
-        dBC[bo + N] = dc[k][m];`)
-  }
-    }
-  }
-}`;
-  return { name: `scan_bwd_dbdc_n${N}`, wgsl };
 }
 
 /** Kernel 3: column sums of parts [rows, D·N + 2D] into dA [D, N], dD [D], dbias [D]. */
