@@ -45,18 +45,23 @@ const PROLOGUE = /* wgsl */ `
   var dDacc = 0.0;
   var dbacc = 0.0;`;
 
-/** Loads the chunk into private arrays (Δ, x, ȳ) and writes the temporaries for dBdC. */
-function emitLoad(hasZ: boolean): string {
-  // Δ's pre-activation, z and dO are kept for the last pass (llvmpipe: each reload is a per-lane
-  // loop, a private array indexed by the unrolled k is a register or stack slot).
+/**
+ * Loads the chunk into private arrays (Δ, x, ȳ). `lean` (GPUs): Δ's pre-activation, z and dO
+ * are reloaded in the last pass instead of kept (48 registers fewer per thread; cached loads are
+ * cheap there). Otherwise they are kept (llvmpipe: each reload is a per-lane loop, a private
+ * array indexed by the unrolled k is a register or stack slot).
+ */
+function emitLoad(hasZ: boolean, lean: boolean): string {
+  const keep = hasZ && !lean;
   const ybar = hasZ
-    ? "let zv = zs[i];\n      let dov = dout[i];\n      zk[k] = zv;\n      dok[k] = dov;\n" +
+    ? "let zv = zs[i];\n      let dov = dout[i];\n" +
+      (keep ? "      zk[k] = zv;\n      dok[k] = dov;\n" : "") +
       "      let ybar = dov * zv * sigm(zv);"
     : "let ybar = dout[i];";
   return /* wgsl */ `
     var dtv: array<f32, CH>;
-    var pre: array<f32, CH>;
-    ${hasZ ? "var zk: array<f32, CH>;\n    var dok: array<f32, CH>;" : ""}
+    ${lean ? "" : "var pre: array<f32, CH>;"}
+    ${keep ? "var zk: array<f32, CH>;\n    var dok: array<f32, CH>;" : ""}
     var xv: array<f32, CH>;
     var yb: array<f32, CH>;
     var gx: array<f32, CH>;
@@ -76,7 +81,7 @@ function emitLoad(hasZ: boolean): string {
       let dt = softplus_(pv);
       let x = xs[i];
       ${ybar}
-      pre[k] = pv;
+      ${lean ? "" : "pre[k] = pv;"}
       dtv[k] = dt;
       xv[k] = x;
       yb[k] = ybar;
@@ -87,15 +92,19 @@ function emitLoad(hasZ: boolean): string {
 /**
  * For every group of four states (padded states are masked to zero): recompute the chunk's
  * states from hs, then the adjoint backwards from q; accumulate dx, dΔ, y (for dz) per step and
- * dA per state; leave the outgoing adjoint in q. `cacheBC` keeps B and C of the chunk in
- * private arrays for the reverse pass (llvmpipe: storage loads are per-lane loops) instead of
- * reloading them (GPUs: cached loads are cheaper than 128 more live registers).
+ * dA per state; leave the outgoing adjoint in q. Unless `lean`, B, C and the decays of the
+ * chunk are kept in private arrays for the reverse pass (llvmpipe: storage loads are per-lane
+ * loops); `lean` (GPUs) reloads B and C and recomputes exp2(ΔA) instead (cached loads and
+ * exp2 are cheaper there than 192 more live registers), with emitLoad's lean reloads.
  */
-function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
+function emitAdjoint(N: number, hasZ: boolean, lean: boolean): string {
+  const cacheBC = !lean;
   const dz = hasZ
-    ? `let zv = zk[k];
+    ? `let zv = ${lean ? "zs[i]" : "zk[k]"};
         let sz = sigm(zv);
-        go[u.oDZ + i] = dok[k] * (yc[k] + dsk * xv[k]) * sz * (1.0 + zv * (1.0 - sz));`
+        go[u.oDZ + i] = ${
+      lean ? "dout[i]" : "dok[k]"
+    } * (yc[k] + dsk * xv[k]) * sz * (1.0 + zv * (1.0 - sz));`
     : "";
   return /* wgsl */ `
     if (cnt > 0u) {
@@ -107,7 +116,7 @@ function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
         for (var m = 0u; m < 4u; m++) {
           if (n4 + m < N) { wk[hb + (n4 + m) * u.D] = qq[m]; }
         }
-        var av: array<vec4<f32>, CH>;
+        ${lean ? "" : "var av: array<vec4<f32>, CH>;"}
         var ahv: array<vec4<f32>, CH>;
         ${cacheBC ? "var bvs: array<vec4<f32>, CH>;\n        var cvs: array<vec4<f32>, CH>;" : ""}
         var h = ${gather4("sv", "HS() + hb", " * u.D")} * okf;
@@ -118,7 +127,7 @@ function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
           let cv = ${loadBC(N, "C", "bo")};
           let a = exp2(dtv[k] * al4);
           ${cacheBC ? "bvs[k] = bv;\n          cvs[k] = cv;" : ""}
-          av[k] = a;
+          ${lean ? "" : "av[k] = a;"}
           ahv[k] = a * h;
           h = ahv[k] + dtv[k] * xv[k] * bv;
           ${hasZ ? "yc[k] += dot(cv, h);" : ""}`)
@@ -139,7 +148,7 @@ function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
           gx[k] += dot(g, bv);
           gd[k] += dot(g, bv * xv[k] + an * ahv[k]);
           dan += g * (dtv[k] * ahv[k]);
-          qq = av[k] * g;`,
+          qq = ${lean ? "exp2(dtv[k] * al4)" : "av[k]"} * g;`,
       true,
     )
   }
@@ -149,7 +158,7 @@ function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
       ${
     steps(`
         let i = (b * u.L + t0 + k) * u.D + d;
-        let ddv = gd[k] * dsoftplus_(pre[k]);
+        let ddv = gd[k] * dsoftplus_(${lean ? "dl[i] + bi" : "pre[k]"});
         go[u.oDD + i] = ddv;
         go[i] = dsk * yb[k] + dtv[k] * gx[k];
         dbacc += ddv;
@@ -186,8 +195,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let c = u.nC - 1u - cc;
     let t0 = c * CH;
     let cnt = min(CH, u.L - t0);
-    ${emitLoad(hasZ)}
-    ${emitAdjoint(N, hasZ, true)}
+    ${emitLoad(hasZ, false)}
+    ${emitAdjoint(N, hasZ, false)}
   }
   let row = b;
   ${EMIT_PARTS}
@@ -226,7 +235,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let t0 = c * CH;
     var cnt = 0u;
     if (live && t0 < u.L) { cnt = min(CH, u.L - t0); }
-    ${emitLoad(hasZ)}
+    ${emitLoad(hasZ, true)}
     var qz: array<vec4<f32>, NQ>;
     for (var n4 = 0u; n4 < NP; n4 += 4u) {
       ${GROUP4}
@@ -243,7 +252,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     var q: array<vec4<f32>, NQ>;
     for (var g = 0u; g < NQ; g++) ${blelloch("qz", "q")}
-    ${emitAdjoint(N, hasZ, false)}
+    ${emitAdjoint(N, hasZ, true)}
     if (s == 0u) {
       for (var n = 0u; n < NP; n++) { carry[dc * NP + n] = q[n / 4u][n % 4u]; }
     }
