@@ -16,8 +16,19 @@
 import type { ScanArgs } from "../../backend.ts";
 import { type Kernel, kernel } from "../kernel.ts";
 import type { GpuBuffer, GpuTexture, Runtime } from "../runtime.ts";
-import { CH, DC, fwdChunkedKernel, fwdSeqKernel, packKernel, S, savedFloats } from "./scan_fwd.ts";
-import { bwdChunkedKernel, bwdSeqKernel, reduceKernel } from "./scan_bwd.ts";
+import {
+  CH,
+  DC,
+  fwdChunkedKernel,
+  fwdSeqKernel,
+  packKernel,
+  S,
+  savedFloats,
+  SEQ_CPI,
+  SEQ_WG,
+} from "./scan_fwd.ts";
+import { bwdChunkedKernel, reduceKernel } from "./scan_bwd.ts";
+import { BWD_CPI, bwdSeqKernel } from "./scan_bwd_seq.ts";
 import { DBDC_SW_WG, dbdcGroups, dBdCParKernel, dBdCSeqKernel } from "./scan_dbdc.ts";
 import { texturize } from "./texture_operands.ts";
 
@@ -129,7 +140,7 @@ export function selectiveScanGpu(
   const bufs = { xs: inp.x, dl: inp.delta, BC, ...(inp.z ? { zs: inp.z } : {}), outp: out, sv };
   if (rt.profile.scan === "sequential") {
     const k = bcKernel(`scan_fwd_seq_n${N}_z${+hasZ}`, () => fwdSeqKernel(N, hasZ), tex);
-    rt.dispatch(k, bufs, u, [Math.ceil(D / 64), B]);
+    rt.dispatch(k, bufs, u, [Math.ceil(D / (SEQ_WG * SEQ_CPI)), B]);
   } else {
     const k = bcKernel(`scan_fwd_chunked_n${N}_z${+hasZ}`, () => fwdChunkedKernel(N, hasZ), tex);
     rt.dispatch(k, bufs, u, [Math.ceil(D / DC), B]);
@@ -186,7 +197,7 @@ export function selectiveScanGradGpu(
   };
   if (rt.profile.scan === "sequential") {
     const k = bcKernel(`scan_bwd_seq_n${N}_z${+hasZ}`, () => bwdSeqKernel(N, hasZ), tex);
-    rt.dispatch(k, bufs, { ...u, ...offsets }, [Math.ceil(D / 64), B]);
+    rt.dispatch(k, bufs, { ...u, ...offsets }, [Math.ceil(D / (SEQ_WG * BWD_CPI)), B]);
   } else {
     const k = bcKernel(`scan_bwd_chunked_n${N}_z${+hasZ}`, () => bwdChunkedKernel(N, hasZ), tex);
     rt.dispatch(k, bufs, { ...u, ...offsets }, [Math.ceil(D / DC), B]);

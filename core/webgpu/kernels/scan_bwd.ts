@@ -1,7 +1,7 @@
 /**
  * WGSL for the selective-scan backward (engine-notes.md 3.3). Three kernels in one encoder:
  *
- * 1. main (per channel): walks chunks last to first. For each group of four states it
+ * 1. main (per channel; the sequential variant is in scan_bwd_seq.ts): walks chunks last to first. For each group of four states it
  *    recomputes the chunk's states from the saved chunk-start state hs, then runs the adjoint
  *    g_t = C_t ȳ_t + exp(Δ_{t+1}A) g_{t+1} backwards from q, the adjoint flowing in from the
  *    next chunk. Gives dx, dδ, dz per element (the parts of `go`) and per-row partials of dA,
@@ -31,7 +31,7 @@ import {
 /** Offsets (in floats) of the main kernel's outputs: dδ and dz in `go`, the rest in `wk`. */
 export const MAIN_OFFSETS = ["oDD", "oDZ", "oParts"];
 
-function mainBindings(N: number, hasZ: boolean): string {
+export function mainBindings(N: number, hasZ: boolean): string {
   const ins = ["xs", "dl", "sv", bcBinding(N), ...(hasZ ? ["zs"] : []), "dout"];
   return storage([...ins, "go:w", "wk:w"]);
 }
@@ -46,22 +46,15 @@ const PROLOGUE = /* wgsl */ `
   var dbacc = 0.0;`;
 
 /**
- * Loads the chunk into private arrays (Δ, x, ȳ). `lean` (GPUs): Δ's pre-activation, z and dO
- * are reloaded in the last pass instead of kept (48 registers fewer per thread; cached loads are
- * cheap there). Otherwise they are kept (llvmpipe: each reload is a per-lane loop, a private
- * array indexed by the unrolled k is a register or stack slot).
+ * Loads the chunk into private arrays (Δ, x, ȳ). Δ's pre-activation, z and dO are reloaded in
+ * the last pass instead of kept (48 registers fewer per thread; cached loads are cheap on GPUs).
  */
-function emitLoad(hasZ: boolean, lean: boolean): string {
-  const keep = hasZ && !lean;
+function emitLoad(hasZ: boolean): string {
   const ybar = hasZ
-    ? "let zv = zs[i];\n      let dov = dout[i];\n" +
-      (keep ? "      zk[k] = zv;\n      dok[k] = dov;\n" : "") +
-      "      let ybar = dov * zv * sigm(zv);"
+    ? "let zv = zs[i];\n      let ybar = dout[i] * zv * sigm(zv);"
     : "let ybar = dout[i];";
   return /* wgsl */ `
     var dtv: array<f32, CH>;
-    ${lean ? "" : "var pre: array<f32, CH>;"}
-    ${keep ? "var zk: array<f32, CH>;\n    var dok: array<f32, CH>;" : ""}
     var xv: array<f32, CH>;
     var yb: array<f32, CH>;
     var gx: array<f32, CH>;
@@ -77,11 +70,9 @@ function emitLoad(hasZ: boolean, lean: boolean): string {
     ${
     steps(`
       let i = (b * u.L + t0 + k) * u.D + d;
-      let pv = dl[i] + bi;
-      let dt = softplus_(pv);
+      let dt = softplus_(dl[i] + bi);
       let x = xs[i];
       ${ybar}
-      ${lean ? "" : "pre[k] = pv;"}
       dtv[k] = dt;
       xv[k] = x;
       yb[k] = ybar;
@@ -92,20 +83,18 @@ function emitLoad(hasZ: boolean, lean: boolean): string {
 /**
  * For every group of four states (padded states are masked to zero): recompute the chunk's
  * states from hs, then the adjoint backwards from q; accumulate dx, dΔ, y (for dz) per step and
- * dA per state; leave the outgoing adjoint in q. Unless `lean`, B, C and the decays of the
- * chunk are kept in private arrays for the reverse pass (llvmpipe: storage loads are per-lane
- * loops); `lean` (GPUs) reloads B and C and recomputes exp2(ΔA) instead (cached loads and
- * exp2 are cheaper there than 192 more live registers), with emitLoad's lean reloads.
+ * dA per state; leave the outgoing adjoint in q. The reverse pass reloads B and C and recomputes
+ * exp2(ΔA) (cached loads and exp2 are cheaper on GPUs than 192 more live registers).
  */
-function emitAdjoint(N: number, hasZ: boolean, lean: boolean): string {
-  const cacheBC = !lean;
+function emitAdjoint(N: number, hasZ: boolean): string {
   const dz = hasZ
-    ? `let zv = ${lean ? "zs[i]" : "zk[k]"};
+    ? `let zv = zs[i];
         let sz = sigm(zv);
-        go[u.oDZ + i] = ${
-      lean ? "dout[i]" : "dok[k]"
-    } * (yc[k] + dsk * xv[k]) * sz * (1.0 + zv * (1.0 - sz));`
+        go[u.oDZ + i] = dout[i] * (yc[k] + dsk * xv[k]) * sz * (1.0 + zv * (1.0 - sz));`
     : "";
+  const bc = `let bo = (b * u.L + t0 + k) * 2u * N;
+          let bv = ${loadBC(N, "B", "bo")};
+          let cv = ${loadBC(N, "C", "bo")};`;
   return /* wgsl */ `
     if (cnt > 0u) {
       let hb = (b * u.nC + c) * N * u.D + d;
@@ -116,19 +105,12 @@ function emitAdjoint(N: number, hasZ: boolean, lean: boolean): string {
         for (var m = 0u; m < 4u; m++) {
           if (n4 + m < N) { wk[hb + (n4 + m) * u.D] = qq[m]; }
         }
-        ${lean ? "" : "var av: array<vec4<f32>, CH>;"}
         var ahv: array<vec4<f32>, CH>;
-        ${cacheBC ? "var bvs: array<vec4<f32>, CH>;\n        var cvs: array<vec4<f32>, CH>;" : ""}
         var h = ${gather4("sv", "HS() + hb", " * u.D")} * okf;
         ${
     steps(`
-          let bo = (b * u.L + t0 + k) * 2u * N;
-          let bv = ${loadBC(N, "B", "bo")};
-          let cv = ${loadBC(N, "C", "bo")};
-          let a = exp2(dtv[k] * al4);
-          ${cacheBC ? "bvs[k] = bv;\n          cvs[k] = cv;" : ""}
-          ${lean ? "" : "av[k] = a;"}
-          ahv[k] = a * h;
+          ${bc}
+          ahv[k] = exp2(dtv[k] * al4) * h;
           h = ahv[k] + dtv[k] * xv[k] * bv;
           ${hasZ ? "yc[k] += dot(cv, h);" : ""}`)
   }
@@ -137,18 +119,12 @@ function emitAdjoint(N: number, hasZ: boolean, lean: boolean): string {
         ${
     steps(
       `
-          ${
-        cacheBC
-          ? "let bv = bvs[k];\n          let cv = cvs[k];"
-          : `let bo = (b * u.L + t0 + k) * 2u * N;
-          let bv = ${loadBC(N, "B", "bo")};
-          let cv = ${loadBC(N, "C", "bo")};`
-      }
+          ${bc}
           let g = cv * yb[k] + qq;
           gx[k] += dot(g, bv);
           gd[k] += dot(g, bv * xv[k] + an * ahv[k]);
           dan += g * (dtv[k] * ahv[k]);
-          qq = ${lean ? "exp2(dtv[k] * al4)" : "av[k]"} * g;`,
+          qq = exp2(dtv[k] * al4) * g;`,
       true,
     )
   }
@@ -158,7 +134,7 @@ function emitAdjoint(N: number, hasZ: boolean, lean: boolean): string {
       ${
     steps(`
         let i = (b * u.L + t0 + k) * u.D + d;
-        let ddv = gd[k] * dsoftplus_(${lean ? "dl[i] + bi" : "pre[k]"});
+        let ddv = gd[k] * dsoftplus_(dl[i] + bi);
         go[u.oDD + i] = ddv;
         go[i] = dsk * yb[k] + dtv[k] * gx[k];
         dbacc += ddv;
@@ -177,32 +153,6 @@ const EMIT_PARTS = /* wgsl */ `
     wk[pr + u.D * N + d] = dDacc;
     wk[pr + u.D * N + u.D + d] = dbacc;
   }`;
-
-/** Sequential variant of kernel 1: one invocation per (b, d). Grid (⌈D/64⌉, B); rows = B. */
-export function bwdSeqKernel(N: number, hasZ: boolean): Kernel {
-  const wgsl = /* wgsl */ `${header(N, MAIN_OFFSETS)}
-${mainBindings(N, hasZ)}
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let d = wid.x * 64u + lid;
-  let b = wid.y;
-  let live = d < u.D;
-  if (!live) { return; }
-  let dd = d;
-  ${PROLOGUE}
-  var q: array<vec4<f32>, NQ>;
-  for (var cc = 0u; cc < u.nC; cc++) {
-    let c = u.nC - 1u - cc;
-    let t0 = c * CH;
-    let cnt = min(CH, u.L - t0);
-    ${emitLoad(hasZ, false)}
-    ${emitAdjoint(N, hasZ, false)}
-  }
-  let row = b;
-  ${EMIT_PARTS}
-}`;
-  return { name: `scan_bwd_seq_n${N}_z${+hasZ}`, wgsl };
-}
 
 /**
  * Chunked variant of kernel 1: DC channels × S chunks per workgroup, chunk groups last to
@@ -235,7 +185,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let t0 = c * CH;
     var cnt = 0u;
     if (live && t0 < u.L) { cnt = min(CH, u.L - t0); }
-    ${emitLoad(hasZ, true)}
+    ${emitLoad(hasZ)}
     var qz: array<vec4<f32>, NQ>;
     for (var n4 = 0u; n4 < NP; n4 += 4u) {
       ${GROUP4}
@@ -252,7 +202,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     var q: array<vec4<f32>, NQ>;
     for (var g = 0u; g < NQ; g++) ${blelloch("qz", "q")}
-    ${emitAdjoint(N, hasZ, true)}
+    ${emitAdjoint(N, hasZ)}
     if (s == 0u) {
       for (var n = 0u; n < NP; n++) { carry[dc * NP + n] = q[n / 4u][n % 4u]; }
     }

@@ -204,29 +204,76 @@ function emitOutputs(N: number, hasZ: boolean): string {
     }`;
 }
 
+/** Sequential variants: channels per invocation, and invocations per workgroup. */
+export const SEQ_CPI = 4;
+export const SEQ_WG = 32;
+
 /**
- * Sequential variant: one invocation per (b, d) walks all L steps with its N states in a
- * private array. No barriers, which is what llvmpipe wants; B·D invocations in all.
- * Grid (⌈D/64⌉, B).
+ * Sequential variant: one invocation per (b, SEQ_CPI channels) walks all L steps with each
+ * channel's N states in a private array; channel j of invocation i in workgroup w is
+ * w·WG·CPI + j·WG + i. No barriers, which is what llvmpipe wants. Each B_t, C_t texel fetch
+ * (the same for every channel of a batch row) serves CPI channels. Grid (⌈D/(WG·CPI)⌉, B).
  */
 export function fwdSeqKernel(N: number, hasZ: boolean): Kernel {
+  const js = Array.from({ length: SEQ_CPI }, (_, j) => j);
+  const each = (f: (j: number) => string) => js.map(f).join("\n");
   const wgsl = /* wgsl */ `${header(N)}
 ${fwdBindings(N, hasZ)}
-@compute @workgroup_size(64)
+@compute @workgroup_size(${SEQ_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let d = wid.x * 64u + lid;
+  let dl0 = wid.x * ${SEQ_WG * SEQ_CPI}u + lid;
   let b = wid.y;
-  if (d >= u.D) { return; }
-  let dd = d;
-  ${LOAD_AL}
-  var h: array<vec4<f32>, NQ>;
-  let bi = sv[d];
-  let dsk = sv[P_D() + d];
+  if (dl0 >= u.D) { return; }
+  ${
+    each((j) => `
+  let live${j} = dl0 + ${j * SEQ_WG}u < u.D;
+  let d${j} = min(dl0 + ${j * SEQ_WG}u, u.D - 1u);
+  var al${j}: array<vec4<f32>, NQ>;
+  for (var n = 0u; n < N; n++) { al${j}[n / 4u][n % 4u] = sv[P_A() + d${j} * N + n] * LOG2E; }
+  var h${j}: array<vec4<f32>, NQ>;
+  let bi${j} = sv[d${j}];
+  let dsk${j} = sv[P_D() + d${j}];`)
+  }
   for (var c = 0u; c < u.nC; c++) {
-    ${SAVE_H}
+    let hb = HS() + (b * u.nC + c) * N * u.D;
+    ${
+    each((j) => `
+    if (live${j}) {
+      for (var n = 0u; n < N; n++) { sv[hb + n * u.D + d${j}] = h${j}[n / 4u][n % 4u]; }
+    }`)
+  }
     let t0 = c * CH;
     let cnt = min(CH, u.L - t0);
-    ${emitOutputs(N, hasZ)}
+    for (var k = 0u; k < cnt; k++) {
+      let t = t0 + k;
+      let r = (b * u.L + t) * u.D;
+      let bo = (b * u.L + t) * 2u * N;
+      ${
+    each((j) => `
+      let xv${j} = xs[r + d${j}];
+      let dt${j} = softplus_(dl[r + d${j}] + bi${j});
+      let dtx${j} = dt${j} * xv${j};
+      var y${j} = dsk${j} * xv${j};`)
+  }
+      for (var n4 = 0u; n4 < NP; n4 += 4u) {
+        ${GROUP4}
+        let bq = ${loadBC(N, "B", "bo")};
+        let cq = ${loadBC(N, "C", "bo")};
+        ${
+    each((j) => `
+        let hn${j} = exp2(dt${j} * al${j}[n4 / 4u]) * h${j}[n4 / 4u] + dtx${j} * bq;
+        h${j}[n4 / 4u] = hn${j};
+        y${j} += dot(cq, hn${j});`)
+  }
+      }
+      ${
+    each((j) => `
+      if (live${j}) {
+        ${hasZ ? `let zv = zs[r + d${j}];\n        y${j} *= zv * sigm(zv);` : ""}
+        outp[r + d${j}] = y${j};
+      }`)
+  }
+    }
   }
 }`;
   return { name: `scan_fwd_seq_n${N}_z${+hasZ}`, wgsl };
