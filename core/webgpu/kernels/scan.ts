@@ -24,8 +24,9 @@ import {
   packKernel,
   S,
   savedFloats,
-  SEQ_CPI,
-  SEQ_WG,
+  seqGridX,
+  seqLanes,
+  seqName,
 } from "./scan_fwd.ts";
 import { bwdChunkedKernel, reduceKernel } from "./scan_bwd.ts";
 import { BWD_CPI, bwdSeqKernel } from "./scan_bwd_seq.ts";
@@ -139,8 +140,9 @@ export function selectiveScanGpu(
   const BC = bcOperand(rt, inp, args);
   const bufs = { xs: inp.x, dl: inp.delta, BC, ...(inp.z ? { zs: inp.z } : {}), outp: out, sv };
   if (rt.profile.scan === "sequential") {
-    const k = bcKernel(`scan_fwd_seq_n${N}_z${+hasZ}`, () => fwdSeqKernel(N, hasZ), tex);
-    rt.dispatch(k, bufs, u, [Math.ceil(D / (SEQ_WG * SEQ_CPI)), B]);
+    const l = seqLanes(D, 4);
+    const key = `scan_fwd_seq_n${N}_z${+hasZ}_${seqName(l)}`;
+    rt.dispatch(bcKernel(key, () => fwdSeqKernel(N, hasZ, l), tex), bufs, u, [seqGridX(D, l), B]);
   } else {
     const k = bcKernel(`scan_fwd_chunked_n${N}_z${+hasZ}`, () => fwdChunkedKernel(N, hasZ), tex);
     rt.dispatch(k, bufs, u, [Math.ceil(D / DC), B]);
@@ -196,8 +198,13 @@ export function selectiveScanGradGpu(
     wk,
   };
   if (rt.profile.scan === "sequential") {
-    const k = bcKernel(`scan_bwd_seq_n${N}_z${+hasZ}`, () => bwdSeqKernel(N, hasZ), tex);
-    rt.dispatch(k, bufs, { ...u, ...offsets }, [Math.ceil(D / (SEQ_WG * BWD_CPI)), B]);
+    const l = seqLanes(D, BWD_CPI);
+    const k = bcKernel(
+      `scan_bwd_seq_n${N}_z${+hasZ}_${seqName(l)}`,
+      () => bwdSeqKernel(N, hasZ, l),
+      tex,
+    );
+    rt.dispatch(k, bufs, { ...u, ...offsets }, [seqGridX(D, l), B]);
   } else {
     const k = bcKernel(`scan_bwd_chunked_n${N}_z${+hasZ}`, () => bwdChunkedKernel(N, hasZ), tex);
     rt.dispatch(k, bufs, { ...u, ...offsets }, [Math.ceil(D / DC), B]);

@@ -7,24 +7,39 @@
  * arithmetic and its order are those of one channel per invocation, so results are the same bits.
  */
 import type { Kernel } from "../kernel.ts";
-import { gather4, GROUP4, header, loadBC, SEQ_WG, steps } from "./scan_fwd.ts";
-import { MAIN_OFFSETS, mainBindings } from "./scan_bwd.ts";
+import {
+  bcBinding,
+  eachCh,
+  gather4,
+  GROUP4,
+  header,
+  loadBC,
+  rowLoad,
+  rowStore,
+  rowTag,
+  SEQ_WG,
+  seqChannels,
+  type SeqLanes,
+  seqName,
+  steps,
+  storage,
+} from "./scan_fwd.ts";
+import { MAIN_OFFSETS } from "./scan_bwd.ts";
 
-/** Channels per invocation of the sequential backward. */
+/** Channels per invocation of the sequential backward where D % 4 != 0 (else 4, vec4 words). */
 export const BWD_CPI = 2;
 
-/**
- * Channel j of invocation i in workgroup w is w·WG·CPI + j·WG + i (WG = SEQ_WG). Grid
- * (⌈D/(WG·CPI)⌉, B); partial rows = B.
- */
-export function bwdSeqKernel(N: number, hasZ: boolean): Kernel {
-  const js = Array.from({ length: BWD_CPI }, (_, j) => j);
-  const each = (f: (j: number) => string) => js.map(f).join("\n");
+/** Grid (seqGridX, B); partial rows = B. Channel layout: `SeqLanes`. */
+export function bwdSeqKernel(N: number, hasZ: boolean, l: SeqLanes): Kernel {
+  const each = (f: (j: number) => string) => eachCh(l, f);
+  const rl = (arr: string) => rowLoad(l, arr, `${arr}q`, "r");
+  const [dlr, xr, zr, dor] = [rl("dl"), rl("xs"), rl("zs"), rl("dout")];
+  const pre = [dlr.pre, xr.pre, ...(hasZ ? [zr.pre] : []), dor.pre].join("\n      ");
   const load = (j: number) => {
     const ybar = hasZ
-      ? `let zv = zs[i];\n      let dov = dout[i];\n      zk${j}[k] = zv;\n      dok${j}[k] = dov;
-      let ybar = dov * zv * sigm(zv);`
-      : "let ybar = dout[i];";
+      ? `let zv = ${zr.get(j)};\n      let dov = ${dor.get(j)};\n      zk${j}[k] = zv;
+      dok${j}[k] = dov;\n      let ybar = dov * zv * sigm(zv);`
+      : `let ybar = ${dor.get(j)};`;
     return `
     var dtv${j}: array<f32, CH>;
     var pre${j}: array<f32, CH>;
@@ -42,27 +57,27 @@ export function bwdSeqKernel(N: number, hasZ: boolean): Kernel {
     }
     ${
       steps(`
-      let i = (b * u.L + t0 + k) * u.D + d${j};
-      let pv = dl[i] + bi${j};
+      let r = (b * u.L + t0 + k) * u.D;
+      ${pre}
+      let pv = ${dlr.get(j)} + bi${j};
       let dt = softplus_(pv);
       ${ybar}
       pre${j}[k] = pv;
       dtv${j}[k] = dt;
-      xv${j}[k] = xs[i];
+      xv${j}[k] = ${xr.get(j)};
       yb${j}[k] = ybar;`)
     }`;
   };
+  const ins = [rowTag(l, "xs"), rowTag(l, "dl"), "sv", bcBinding(N)];
+  const bindings = [...ins, ...(hasZ ? [rowTag(l, "zs")] : []), rowTag(l, "dout")];
   const wgsl = /* wgsl */ `${header(N, MAIN_OFFSETS)}
-${mainBindings(N, hasZ)}
+${storage([...bindings, rowTag(l, "go", ":w"), "wk:w"])}
 @compute @workgroup_size(${SEQ_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let dl0 = wid.x * ${SEQ_WG * BWD_CPI}u + lid;
   let b = wid.y;
-  if (dl0 >= u.D) { return; }
+  ${seqChannels(l)}
   ${
     each((j) => `
-  let live${j} = dl0 + ${j * SEQ_WG}u < u.D;
-  let d${j} = min(dl0 + ${j * SEQ_WG}u, u.D - 1u);
   var al${j}: array<vec4<f32>, NQ>;
   for (var n = 0u; n < N; n++) { al${j}[n / 4u][n % 4u] = sv[P_A() + d${j} * N + n] * LOG2E; }
   let bi${j} = sv[d${j}];
@@ -139,25 +154,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
     }
     ${
-    each((j) => `
-    if (live${j}) {
+    steps(`
+      let r = (b * u.L + t0 + k) * u.D;
       ${
-      steps(`
-        let i = (b * u.L + t0 + k) * u.D + d${j};
-        let ddv = gd${j}[k] * dsoftplus_(pre${j}[k]);
-        go[u.oDD + i] = ddv;
-        go[i] = dsk${j} * yb${j}[k] + dtv${j}[k] * gx${j}[k];
-        dbacc${j} += ddv;
-        dDacc${j} += yb${j}[k] * xv${j}[k];
-        ${
+      each((j) => `
+      let ddv${j} = gd${j}[k] * dsoftplus_(pre${j}[k]);
+      dbacc${j} += ddv${j};
+      dDacc${j} += yb${j}[k] * xv${j}[k];
+      ${
         hasZ
-          ? `let zv = zk${j}[k];
-        let sz = sigm(zv);
-        go[u.oDZ + i] = dok${j}[k] * (yc${j}[k] + dsk${j} * xv${j}[k]) * sz * (1.0 + zv * (1.0 - sz));`
+          ? `let sz${j} = sigm(zk${j}[k]);
+      let dz${j} = dok${j}[k] * (yc${j}[k] + dsk${j} * xv${j}[k]) * sz${j} *
+        (1.0 + zk${j}[k] * (1.0 - sz${j}));`
           : ""
       }`)
     }
-    }`)
+      ${rowStore(l, "go", "u.oDD + r", (j) => `ddv${j}`)}
+      ${rowStore(l, "go", "r", (j) => `dsk${j} * yb${j}[k] + dtv${j}[k] * gx${j}[k]`)}
+      ${hasZ ? rowStore(l, "go", "u.oDZ + r", (j) => `dz${j}`) : ""}`)
   }
   }
   let cols = u.D * N + 2u * u.D;
@@ -171,5 +185,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }`)
   }
 }`;
-  return { name: `scan_bwd_seq_n${N}_z${+hasZ}`, wgsl };
+  return { name: `scan_bwd_seq_n${N}_z${+hasZ}_${seqName(l)}`, wgsl };
 }
