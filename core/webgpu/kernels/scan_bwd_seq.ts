@@ -35,12 +35,8 @@ export function bwdSeqKernel(N: number, hasZ: boolean, l: SeqLanes): Kernel {
   const rl = (arr: string) => rowLoad(l, arr, `${arr}q`, "r");
   const [dlr, xr, zr, dor] = [rl("dl"), rl("xs"), rl("zs"), rl("dout")];
   const pre = [dlr.pre, xr.pre, ...(hasZ ? [zr.pre] : []), dor.pre].join("\n      ");
-  const load = (j: number) => {
-    const ybar = hasZ
-      ? `let zv = ${zr.get(j)};\n      let dov = ${dor.get(j)};\n      zk${j}[k] = zv;
-      dok${j}[k] = dov;\n      let ybar = dov * zv * sigm(zv);`
-      : `let ybar = ${dor.get(j)};`;
-    return `
+  // Private arrays of the chunk, per channel (gx, gd, yc are accumulated over state groups).
+  const decl = (j: number) => `
     var dtv${j}: array<f32, CH>;
     var pre${j}: array<f32, CH>;
     ${hasZ ? `var zk${j}: array<f32, CH>;\n    var dok${j}: array<f32, CH>;` : ""}
@@ -54,20 +50,23 @@ export function bwdSeqKernel(N: number, hasZ: boolean, l: SeqLanes): Kernel {
       gx${j}[k] = 0.0;
       gd${j}[k] = 0.0;
       yc${j}[k] = 0.0;
-    }
-    ${
-      steps(`
-      let r = (b * u.L + t0 + k) * u.D;
-      ${pre}
-      let pv = ${dlr.get(j)} + bi${j};
-      let dt = softplus_(pv);
-      ${ybar}
-      pre${j}[k] = pv;
-      dtv${j}[k] = dt;
-      xv${j}[k] = ${xr.get(j)};
-      yb${j}[k] = ybar;`)
     }`;
+  // One pass over the chunk's rows: each row's words are loaded once for all channels.
+  const fill = (j: number) => {
+    const ybar = hasZ
+      ? `let zv${j} = ${zr.get(j)};\n      let dov${j} = ${dor.get(j)};\n      zk${j}[k] = zv${j};
+      dok${j}[k] = dov${j};\n      let ybar${j} = dov${j} * zv${j} * sigm(zv${j});`
+      : `let ybar${j} = ${dor.get(j)};`;
+    return `
+      let pv${j} = ${dlr.get(j)} + bi${j};
+      ${ybar}
+      pre${j}[k] = pv${j};
+      dtv${j}[k] = softplus_(pv${j});
+      xv${j}[k] = ${xr.get(j)};
+      yb${j}[k] = ybar${j};`;
   };
+  const load = `${each(decl)}
+    ${steps(`\n      let r = (b * u.L + t0 + k) * u.D;\n      ${pre}\n${each(fill)}`)}`;
   const ins = [rowTag(l, "xs"), rowTag(l, "dl"), "sv", bcBinding(N)];
   const bindings = [...ins, ...(hasZ ? [rowTag(l, "zs")] : []), rowTag(l, "dout")];
   const wgsl = /* wgsl */ `${header(N, MAIN_OFFSETS)}
@@ -91,7 +90,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let c = u.nC - 1u - cc;
     let t0 = c * CH;
     let cnt = min(CH, u.L - t0);
-    ${each(load)}
+    ${load}
     let hc = (b * u.nC + c) * N * u.D;
     for (var n4 = 0u; n4 < NP; n4 += 4u) {
       ${GROUP4}
