@@ -1,11 +1,14 @@
 /**
  * Selective scan (Mamba S6) on WebGPU, forward and backward. Two variants of the per-channel
- * kernels share the saved-state layout, the dB/dC kernel and the reduction:
+ * kernels share the saved-state layout and the reduction; each has its own dB/dC kernel
+ * (scan_dbdc.ts):
  *
- * - "sequential": one invocation per (b, d) runs the recurrence over time with its states in a
- *   private array. No barriers (each one is a coroutine switch on llvmpipe).
+ * - "sequential": one invocation per (b, 4 adjacent channels; 2 strided ones where D % 4 != 0)
+ *   runs the recurrence over time with its states in private arrays. No barriers (each one is a
+ *   coroutine switch on llvmpipe). dB/dC: one invocation per (b, chunk, 16 states).
  * - "chunked": a workgroup-memory Blelloch scan over time chunks (S chunks of one channel run
- *   in parallel), for real GPUs where B·D alone does not fill the device.
+ *   in parallel), for real GPUs where B·D alone does not fill the device. dB/dC: a workgroup per
+ *   (b, chunk, 4 states), threads over channels, an ordered tree sum.
  *
  * Activation memory: the forward saves one state per (b, d, n) per CH steps (`saved[0]`,
  * B·⌈L/CH⌉·N·D floats, after the per-channel parameters); the backward's temporaries are

@@ -8,7 +8,10 @@
  * - software (llvmpipe): one invocation owns G groups of four states of one (b, chunk) and
  *   loops over channels, so each channel's loads, softplus and gate serve 4G states (each
  *   storage load is a per-lane loop there). G = 4 against the former one group per invocation:
- *   28.5 → 8.8 ms at 32×80×128×16, 146 → 70 ms at 64×280×128×16 (interleaved, same bits).
+ *   13.5 → 7.9 ms at 32×80×128×16, 100 → 60 ms at 64×280×128×16 (llvmpipe on 2 vCPUs of a
+ *   Xeon, interleaved, same bits). Tried and dropped: channels four at a time as vec4 words
+ *   (δ, x, dO, z, hs, gin), 1.05× slower at both shapes (the per-channel component selects
+ *   cost what the loads saved).
  * - gpu: one workgroup per (b, chunk, state group), its threads over channels, each summing a
  *   strided subset; the partial sums meet in an ordered tree in workgroup memory.
  */

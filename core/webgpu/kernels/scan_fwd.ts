@@ -275,9 +275,10 @@ export function rowTag(l: SeqLanes, name: string, extra = ""): string {
 
 /**
  * Sequential variant: one invocation per (b, `l.cpi` channels) walks all L steps with each
- * channel's N states in a private array. No barriers, which is what llvmpipe wants. 4 channels
- * per invocation (adjacent, vec4 words) against 1: 11.1 → 6.8 ms at 32×80×128×16 and 210 → 128
- * ms at 64×280×128×16 before the vec4 words (interleaved, same bits). Grid (seqGridX, B).
+ * channel's N states in a private array. No barriers, which is what llvmpipe wants. 4 adjacent
+ * channels per invocation (vec4 words) against 1: 10.6 → 5.6 ms at 32×80×128×16, 82 → 42 ms at
+ * 64×280×128×16 (llvmpipe on 2 vCPUs of a Xeon, interleaved, same bits); 8 channels (16 per
+ * workgroup) was no faster than 1. Grid (seqGridX, B).
  */
 export function fwdSeqKernel(N: number, hasZ: boolean, l: SeqLanes): Kernel {
   const each = (f: (j: number) => string) => eachCh(l, f);
