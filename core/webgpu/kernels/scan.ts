@@ -19,18 +19,8 @@
 import type { ScanArgs } from "../../backend.ts";
 import { type Kernel, kernel } from "../kernel.ts";
 import type { GpuBuffer, GpuTexture, Runtime } from "../runtime.ts";
-import {
-  CH,
-  DC,
-  fwdChunkedKernel,
-  fwdSeqKernel,
-  packKernel,
-  S,
-  savedFloats,
-  seqGridX,
-  seqLanes,
-  seqName,
-} from "./scan_fwd.ts";
+import { CH, DC, fwdChunkedKernel, packKernel, S, savedFloats } from "./scan_fwd.ts";
+import { fwdSeqKernel, seqGridX, seqLanes, seqName } from "./scan_seq.ts";
 import { bwdChunkedKernel, reduceKernel } from "./scan_bwd.ts";
 import { BWD_CPI, bwdSeqKernel } from "./scan_bwd_seq.ts";
 import { DBDC_SW_WG, dbdcGroups, dBdCParKernel, dBdCSeqKernel } from "./scan_dbdc.ts";

@@ -10,13 +10,9 @@
  * exp2 per element and about twice dB/dC's vector work per state.
  */
 import type { Kernel } from "../kernel.ts";
+import { bcBinding, gather4, GROUP4, header, loadBC, steps, storage } from "./scan_fwd.ts";
 import {
-  bcBinding,
   eachCh,
-  gather4,
-  GROUP4,
-  header,
-  loadBC,
   rowLoad,
   rowStore,
   rowTag,
@@ -24,9 +20,7 @@ import {
   seqChannels,
   type SeqLanes,
   seqName,
-  steps,
-  storage,
-} from "./scan_fwd.ts";
+} from "./scan_seq.ts";
 import { MAIN_OFFSETS } from "./scan_bwd.ts";
 
 /** Channels per invocation of the sequential backward where D % 4 != 0 (else 4, vec4 words). */
