@@ -1,6 +1,7 @@
 /**
  * Selective-scan timings: forward and backward for each WebGPU variant and the CPU sequential
- * scan, at the parity-training shape (64, 280, 128, 16) and a long one (8, 1024, 512, 16).
+ * scan, at exp:parity's quick shape (32, 80, 128, 16), the parity-training shape (64, 280, 128,
+ * 16) and a long one (8, 1024, 512, 16).
  * GPU times are medians over a few runs after a warm-up (which pays the pipeline JIT), each
  * measured to `rt.sync()`, so they include Deno's ~11 ms sync floor once per number.
  *
@@ -29,7 +30,11 @@ export interface ScanTiming {
   bwdMs: number;
 }
 
-const SHAPES: [number, number, number, number][] = [[64, 280, 128, 16], [8, 1024, 512, 16]];
+const SHAPES: [number, number, number, number][] = [
+  [32, 80, 128, 16],
+  [64, 280, 128, 16],
+  [8, 1024, 512, 16],
+];
 
 /** Deterministic inputs in the ranges a trained Mamba sees (Δ ~ 0.05..1.3, A = -(1..N)). */
 function inputs(a: ScanArgs): ScanArrays {

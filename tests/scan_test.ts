@@ -175,14 +175,20 @@ async function read(r: Runtime, b: GpuBuffer, n: number): Promise<Float32Array> 
   return new Float32Array(await r.read(b, n * 4));
 }
 
-// B, L, D, N, hasZ. D = 5, 33, 70 straddle the 32- and 64-channel workgroups; L = 1 is a single
-// partial chunk, 37/202 end mid-chunk, 1025 = 64·16 + 1 spans nine 8-chunk scan groups with a
-// one-step tail. N = 3 pads to one 4-state group, 16 is the training size (vec4 loads).
+// B, L, D, N, hasZ. D = 5, 33, 70, 130 straddle the 32- and 64-channel workgroups (and the dB/dC
+// kernel's 64 threads over channels: 130 = 2·64 + 2); 68 and 132 (multiples of 4, so the
+// sequential kernels' vec4 channel words) leave a workgroup of 32 × 4 channels partly idle. L = 1
+// is a single partial chunk, 37/202 end mid-chunk, 1025 = 64·16 + 1 spans nine 8-chunk scan
+// groups with a one-step tail. N = 3 pads to one 4-state group, 16 is the training size (vec4
+// loads); 4 and 12 are one and three whole groups (dB/dC's software invocations own 1 and 3).
 const GPU_CASES: [number, number, number, number, boolean][] = [
   [2, 37, 5, 3, true],
   [3, 1, 70, 3, false],
   [2, 202, 7, 16, true],
   [1, 1025, 33, 3, true],
+  [2, 45, 130, 12, false],
+  [3, 19, 68, 4, true],
+  [2, 21, 132, 16, false],
 ];
 
 // Both variants on the process device, and both within WebGPU's default limits.
@@ -233,6 +239,34 @@ for (const [label, r0] of variants) {
         for (const b of all) if (b) r.release(b as GpuBuffer);
         r.flush();
       }
+    },
+  });
+}
+
+// Every sum (dB, dC over channels; dA, dD, dbias over rows) has a fixed order: two runs of the
+// backward give the same bits, in both variants.
+for (const variant of ["sequential", "chunked"] as const) {
+  Deno.test({
+    name: `scan webgpu ${variant}: the backward is deterministic (two runs, same bits)`,
+    ignore: !rt || (variant === "chunked" && otherBrief),
+    fn: async () => {
+      const r = rt!.withProfile({ scan: variant });
+      const a: ScanArgs = { batch: 2, length: 45, channels: 132, state: 16, hasZ: true };
+      const inp = makeInputs(a, 17);
+      const g = uploadInputs(r, inp);
+      const gDout = upload(r, Float32Array.from({ length: 2 * 45 * 132 }, rng(8)));
+      const runs: Float32Array[][] = [];
+      for (let run = 0; run < 2; run++) {
+        const { out, saved } = selectiveScanGpu(r, g, a);
+        const gg = selectiveScanGradGpu(r, g, saved, gDout, a);
+        const bld = 2 * 45 * 132;
+        const sizes = [bld, bld, 132, 132 * 16, 2 * 45 * 32, 132, bld]; // GPU_GRAD_KEYS' order
+        runs.push(await Promise.all(GPU_GRAD_KEYS.map((k, i) => read(r, gg[k]!, sizes[i]))));
+        for (const b of [out, ...saved, ...Object.values(gg) as GpuBuffer[]]) r.release(b);
+        r.flush();
+      }
+      runs[0].forEach((x, i) => assert.deepEqual(x, runs[1][i], `${variant} gradient ${i}`));
+      for (const b of [...Object.values(g), gDout]) if (b) r.release(b as GpuBuffer);
     },
   });
 }

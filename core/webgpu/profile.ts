@@ -47,7 +47,10 @@ export interface AdapterProfile {
   readonly attention: AttentionTiling;
   /** LayerNorm and softmax: one invocation per row, or one workgroup per row (tree sums). */
   readonly rows: "row" | "workgroup";
-  /** Selective scan: one invocation per channel over time, or a Blelloch scan over chunks. */
+  /**
+   * Selective scan: each invocation runs a few channels over time (kernels/scan_fwd.ts,
+   * scan_bwd_seq.ts), or a Blelloch scan over chunks; dB/dC follows (kernels/scan_dbdc.ts).
+   */
   readonly scan: "sequential" | "chunked";
   /** The sequential scan reads B and C from textures (81 vs 94 ms forward on llvmpipe). */
   readonly scanTextures: boolean;

@@ -1,11 +1,14 @@
 /**
  * Selective scan (Mamba S6) on WebGPU, forward and backward. Two variants of the per-channel
- * kernels share the saved-state layout, the dB/dC kernel and the reduction:
+ * kernels share the saved-state layout and the reduction; each has its own dB/dC kernel
+ * (scan_dbdc.ts):
  *
- * - "sequential": one invocation per (b, d) runs the recurrence over time with its states in a
- *   private array. No barriers (each one is a coroutine switch on llvmpipe).
+ * - "sequential": one invocation per (b, 4 adjacent channels; 2 strided ones where D % 4 != 0)
+ *   runs the recurrence over time with its states in private arrays. No barriers (each one is a
+ *   coroutine switch on llvmpipe). dB/dC: one invocation per (b, chunk, 16 states).
  * - "chunked": a workgroup-memory Blelloch scan over time chunks (S chunks of one channel run
- *   in parallel), for real GPUs where B·D alone does not fill the device.
+ *   in parallel), for real GPUs where B·D alone does not fill the device. dB/dC: a workgroup per
+ *   (b, chunk, 4 states), threads over channels, an ordered tree sum.
  *
  * Activation memory: the forward saves one state per (b, d, n) per CH steps (`saved[0]`,
  * B·⌈L/CH⌉·N·D floats, after the per-channel parameters); the backward's temporaries are
@@ -16,8 +19,11 @@
 import type { ScanArgs } from "../../backend.ts";
 import { type Kernel, kernel } from "../kernel.ts";
 import type { GpuBuffer, GpuTexture, Runtime } from "../runtime.ts";
-import { CH, DC, fwdChunkedKernel, fwdSeqKernel, packKernel, S, savedFloats } from "./scan_fwd.ts";
-import { bwdChunkedKernel, bwdSeqKernel, dBdCKernel, reduceKernel } from "./scan_bwd.ts";
+import { CH, DC, fwdChunkedKernel, packKernel, S, savedFloats } from "./scan_fwd.ts";
+import { fwdSeqKernel, seqGridX, seqLanes, seqName } from "./scan_seq.ts";
+import { bwdChunkedKernel, reduceKernel } from "./scan_bwd.ts";
+import { BWD_CPI, bwdSeqKernel } from "./scan_bwd_seq.ts";
+import { DBDC_SW_WG, dbdcGroups, dBdCParKernel, dBdCSeqKernel } from "./scan_dbdc.ts";
 import { texturize } from "./texture_operands.ts";
 
 export interface ScanGpuInputs {
@@ -127,8 +133,9 @@ export function selectiveScanGpu(
   const BC = bcOperand(rt, inp, args);
   const bufs = { xs: inp.x, dl: inp.delta, BC, ...(inp.z ? { zs: inp.z } : {}), outp: out, sv };
   if (rt.profile.scan === "sequential") {
-    const k = bcKernel(`scan_fwd_seq_n${N}_z${+hasZ}`, () => fwdSeqKernel(N, hasZ), tex);
-    rt.dispatch(k, bufs, u, [Math.ceil(D / 64), B]);
+    const l = seqLanes(D, 4);
+    const key = `scan_fwd_seq_n${N}_z${+hasZ}_${seqName(l)}`;
+    rt.dispatch(bcKernel(key, () => fwdSeqKernel(N, hasZ, l), tex), bufs, u, [seqGridX(D, l), B]);
   } else {
     const k = bcKernel(`scan_fwd_chunked_n${N}_z${+hasZ}`, () => fwdChunkedKernel(N, hasZ), tex);
     rt.dispatch(k, bufs, u, [Math.ceil(D / DC), B]);
@@ -184,18 +191,36 @@ export function selectiveScanGradGpu(
     wk,
   };
   if (rt.profile.scan === "sequential") {
-    const k = bcKernel(`scan_bwd_seq_n${N}_z${+hasZ}`, () => bwdSeqKernel(N, hasZ), tex);
-    rt.dispatch(k, bufs, { ...u, ...offsets }, [Math.ceil(D / 64), B]);
+    const l = seqLanes(D, BWD_CPI);
+    const k = bcKernel(
+      `scan_bwd_seq_n${N}_z${+hasZ}_${seqName(l)}`,
+      () => bwdSeqKernel(N, hasZ, l),
+      tex,
+    );
+    rt.dispatch(k, bufs, { ...u, ...offsets }, [seqGridX(D, l), B]);
   } else {
     const k = bcKernel(`scan_bwd_chunked_n${N}_z${+hasZ}`, () => bwdChunkedKernel(N, hasZ), tex);
     rt.dispatch(k, bufs, { ...u, ...offsets }, [Math.ceil(D / DC), B]);
   }
-  rt.dispatch(
-    bcKernel(`scan_bwd_dbdc_n${N}_z${+hasZ}`, () => dBdCKernel(N, hasZ), tex),
-    { sv, wk, BC, dBC, xs: inp.x, dl: inp.delta, dout, ...(inp.z ? { zs: inp.z } : {}) },
-    u,
-    rt.grid(Math.ceil((B * u.nC * Math.ceil(N / 4)) / 64)),
-  );
+  const dbdcBufs = {
+    sv,
+    wk,
+    BC,
+    dBC,
+    xs: inp.x,
+    dl: inp.delta,
+    dout,
+    ...(inp.z ? { zs: inp.z } : {}),
+  };
+  const nq = Math.ceil(N / 4);
+  if (rt.profile.scan === "sequential") {
+    const k = bcKernel(`scan_bwd_dbdc_n${N}_z${+hasZ}`, () => dBdCSeqKernel(N, hasZ), tex);
+    const invocations = B * u.nC * (nq / dbdcGroups(N));
+    rt.dispatch(k, dbdcBufs, u, rt.grid(Math.ceil(invocations / DBDC_SW_WG)));
+  } else {
+    const k = bcKernel(`scan_bwd_dbdc_par_n${N}_z${+hasZ}`, () => dBdCParKernel(N, hasZ), tex);
+    rt.dispatch(k, dbdcBufs, u, rt.grid(B * u.nC * nq));
+  }
   releaseBC(rt, BC);
   rt.dispatch(
     kernel(`scan_bwd_reduce_n${N}`, () => reduceKernel(N).wgsl),

@@ -1,7 +1,7 @@
 /**
  * WGSL for the selective-scan backward (engine-notes.md 3.3). Three kernels in one encoder:
  *
- * 1. main (per channel): walks chunks last to first. For each group of four states it
+ * 1. main (per channel; the sequential variant is in scan_bwd_seq.ts): walks chunks last to first. For each group of four states it
  *    recomputes the chunk's states from the saved chunk-start state hs, then runs the adjoint
  *    g_t = C_t ȳ_t + exp(Δ_{t+1}A) g_{t+1} backwards from q, the adjoint flowing in from the
  *    next chunk. Gives dx, dδ, dz per element (the parts of `go`) and per-row partials of dA,
@@ -9,11 +9,7 @@
  *    buffer `wk`: gin at 0, the partials at oParts). The chunked variant
  *    runs S chunks of a channel at once and gets each chunk's q from a reverse Blelloch scan of
  *    chunk summaries (ΣΔ, Q_n), Q_n being the chunk's outgoing adjoint from a zero q.
- * 2. dBdC: dB and dC are sums over channels. One invocation owns four states of one (b, chunk)
- *    and loops over d, re-running those states' recurrence from hs and gin (and Δ, Δx, ȳ from
- *    δ, x, dO and z: storing them would take 3·B·L·D floats more, past WebGPU's default 128 MiB
- *    per binding at the paper's Mamba). It owns its outputs, so the sums are plain, ordered and
- *    need no atomics.
+ * 2. dBdC (scan_dbdc.ts): dB and dC, sums over channels, from hs and gin.
  * 3. reduce: sums the dA/dD/dbias partial rows in a fixed order.
  */
 import type { Kernel } from "../kernel.ts";
@@ -35,7 +31,7 @@ import {
 /** Offsets (in floats) of the main kernel's outputs: dδ and dz in `go`, the rest in `wk`. */
 export const MAIN_OFFSETS = ["oDD", "oDZ", "oParts"];
 
-function mainBindings(N: number, hasZ: boolean): string {
+export function mainBindings(N: number, hasZ: boolean): string {
   const ins = ["xs", "dl", "sv", bcBinding(N), ...(hasZ ? ["zs"] : []), "dout"];
   return storage([...ins, "go:w", "wk:w"]);
 }
@@ -49,18 +45,16 @@ const PROLOGUE = /* wgsl */ `
   var dDacc = 0.0;
   var dbacc = 0.0;`;
 
-/** Loads the chunk into private arrays (Δ, x, ȳ) and writes the temporaries for dBdC. */
+/**
+ * Loads the chunk into private arrays (Δ, x, ȳ). Δ's pre-activation, z and dO are reloaded in
+ * the last pass instead of kept (48 registers fewer per thread; cached loads are cheap on GPUs).
+ */
 function emitLoad(hasZ: boolean): string {
-  // Δ's pre-activation, z and dO are kept for the last pass (llvmpipe: each reload is a per-lane
-  // loop, a private array indexed by the unrolled k is a register or stack slot).
   const ybar = hasZ
-    ? "let zv = zs[i];\n      let dov = dout[i];\n      zk[k] = zv;\n      dok[k] = dov;\n" +
-      "      let ybar = dov * zv * sigm(zv);"
+    ? "let zv = zs[i];\n      let ybar = dout[i] * zv * sigm(zv);"
     : "let ybar = dout[i];";
   return /* wgsl */ `
     var dtv: array<f32, CH>;
-    var pre: array<f32, CH>;
-    ${hasZ ? "var zk: array<f32, CH>;\n    var dok: array<f32, CH>;" : ""}
     var xv: array<f32, CH>;
     var yb: array<f32, CH>;
     var gx: array<f32, CH>;
@@ -76,11 +70,9 @@ function emitLoad(hasZ: boolean): string {
     ${
     steps(`
       let i = (b * u.L + t0 + k) * u.D + d;
-      let pv = dl[i] + bi;
-      let dt = softplus_(pv);
+      let dt = softplus_(dl[i] + bi);
       let x = xs[i];
       ${ybar}
-      pre[k] = pv;
       dtv[k] = dt;
       xv[k] = x;
       yb[k] = ybar;
@@ -91,16 +83,18 @@ function emitLoad(hasZ: boolean): string {
 /**
  * For every group of four states (padded states are masked to zero): recompute the chunk's
  * states from hs, then the adjoint backwards from q; accumulate dx, dΔ, y (for dz) per step and
- * dA per state; leave the outgoing adjoint in q. `cacheBC` keeps B and C of the chunk in
- * private arrays for the reverse pass (llvmpipe: storage loads are per-lane loops) instead of
- * reloading them (GPUs: cached loads are cheaper than 128 more live registers).
+ * dA per state; leave the outgoing adjoint in q. The reverse pass reloads B and C and recomputes
+ * exp2(ΔA) (cached loads and exp2 are cheaper on GPUs than 192 more live registers).
  */
-function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
+function emitAdjoint(N: number, hasZ: boolean): string {
   const dz = hasZ
-    ? `let zv = zk[k];
+    ? `let zv = zs[i];
         let sz = sigm(zv);
-        go[u.oDZ + i] = dok[k] * (yc[k] + dsk * xv[k]) * sz * (1.0 + zv * (1.0 - sz));`
+        go[u.oDZ + i] = dout[i] * (yc[k] + dsk * xv[k]) * sz * (1.0 + zv * (1.0 - sz));`
     : "";
+  const bc = `let bo = (b * u.L + t0 + k) * 2u * N;
+          let bv = ${loadBC(N, "B", "bo")};
+          let cv = ${loadBC(N, "C", "bo")};`;
   return /* wgsl */ `
     if (cnt > 0u) {
       let hb = (b * u.nC + c) * N * u.D + d;
@@ -111,19 +105,12 @@ function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
         for (var m = 0u; m < 4u; m++) {
           if (n4 + m < N) { wk[hb + (n4 + m) * u.D] = qq[m]; }
         }
-        var av: array<vec4<f32>, CH>;
         var ahv: array<vec4<f32>, CH>;
-        ${cacheBC ? "var bvs: array<vec4<f32>, CH>;\n        var cvs: array<vec4<f32>, CH>;" : ""}
         var h = ${gather4("sv", "HS() + hb", " * u.D")} * okf;
         ${
     steps(`
-          let bo = (b * u.L + t0 + k) * 2u * N;
-          let bv = ${loadBC(N, "B", "bo")};
-          let cv = ${loadBC(N, "C", "bo")};
-          let a = exp2(dtv[k] * al4);
-          ${cacheBC ? "bvs[k] = bv;\n          cvs[k] = cv;" : ""}
-          av[k] = a;
-          ahv[k] = a * h;
+          ${bc}
+          ahv[k] = exp2(dtv[k] * al4) * h;
           h = ahv[k] + dtv[k] * xv[k] * bv;
           ${hasZ ? "yc[k] += dot(cv, h);" : ""}`)
   }
@@ -132,18 +119,12 @@ function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
         ${
     steps(
       `
-          ${
-        cacheBC
-          ? "let bv = bvs[k];\n          let cv = cvs[k];"
-          : `let bo = (b * u.L + t0 + k) * 2u * N;
-          let bv = ${loadBC(N, "B", "bo")};
-          let cv = ${loadBC(N, "C", "bo")};`
-      }
+          ${bc}
           let g = cv * yb[k] + qq;
           gx[k] += dot(g, bv);
           gd[k] += dot(g, bv * xv[k] + an * ahv[k]);
           dan += g * (dtv[k] * ahv[k]);
-          qq = av[k] * g;`,
+          qq = exp2(dtv[k] * al4) * g;`,
       true,
     )
   }
@@ -153,7 +134,7 @@ function emitAdjoint(N: number, hasZ: boolean, cacheBC: boolean): string {
       ${
     steps(`
         let i = (b * u.L + t0 + k) * u.D + d;
-        let ddv = gd[k] * dsoftplus_(pre[k]);
+        let ddv = gd[k] * dsoftplus_(dl[i] + bi);
         go[u.oDD + i] = ddv;
         go[i] = dsk * yb[k] + dtv[k] * gx[k];
         dbacc += ddv;
@@ -172,32 +153,6 @@ const EMIT_PARTS = /* wgsl */ `
     wk[pr + u.D * N + d] = dDacc;
     wk[pr + u.D * N + u.D + d] = dbacc;
   }`;
-
-/** Sequential variant of kernel 1: one invocation per (b, d). Grid (⌈D/64⌉, B); rows = B. */
-export function bwdSeqKernel(N: number, hasZ: boolean): Kernel {
-  const wgsl = /* wgsl */ `${header(N, MAIN_OFFSETS)}
-${mainBindings(N, hasZ)}
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let d = wid.x * 64u + lid;
-  let b = wid.y;
-  let live = d < u.D;
-  if (!live) { return; }
-  let dd = d;
-  ${PROLOGUE}
-  var q: array<vec4<f32>, NQ>;
-  for (var cc = 0u; cc < u.nC; cc++) {
-    let c = u.nC - 1u - cc;
-    let t0 = c * CH;
-    let cnt = min(CH, u.L - t0);
-    ${emitLoad(hasZ)}
-    ${emitAdjoint(N, hasZ, true)}
-  }
-  let row = b;
-  ${EMIT_PARTS}
-}`;
-  return { name: `scan_bwd_seq_n${N}_z${+hasZ}`, wgsl };
-}
 
 /**
  * Chunked variant of kernel 1: DC channels × S chunks per workgroup, chunk groups last to
@@ -247,7 +202,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     var q: array<vec4<f32>, NQ>;
     for (var g = 0u; g < NQ; g++) ${blelloch("qz", "q")}
-    ${emitAdjoint(N, hasZ, false)}
+    ${emitAdjoint(N, hasZ)}
     if (s == 0u) {
       for (var n = 0u; n < NP; n++) { carry[dc * NP + n] = q[n / 4u][n % 4u]; }
     }
@@ -257,85 +212,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   ${EMIT_PARTS}
 }`;
   return { name: `scan_bwd_chunked_n${N}_z${+hasZ}`, wgsl };
-}
-
-/**
- * Kernel 2: dB[b,t,n] = Σ_d g·Δx and dC[b,t,n] = Σ_d ȳ·h over one chunk, written as dBC
- * [B, L, 2N] like BC. Invocation (b, c, j) owns states 4j..4j+3 (vec4 lanes, so each Δ, Δx, ȳ
- * load serves four states) of that chunk and sums channels in order. Workgroups fold into y;
- * 64 invocations each.
- */
-export function dBdCKernel(N: number, hasZ: boolean): Kernel {
-  const ybar = hasZ
-    ? "let zv = zs[i];\n      let yv = dout[i] * zv * sigm(zv);"
-    : "let yv = dout[i];";
-  const wgsl = /* wgsl */ `${header(N)}
-${storage(["sv", "wk", bcBinding(N), "dBC:w", "xs", "dl", "dout", ...(hasZ ? ["zs"] : [])])}
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let idx = (wid.y * nwg.x + wid.x) * 64u + lid;
-  let j = idx % NQ;
-  let c = (idx / NQ) % u.nC;
-  let b = idx / (NQ * u.nC);
-  if (b >= u.B) { return; }
-  let t0 = c * CH;
-  let cnt = min(CH, u.L - t0);
-  let n4 = j * 4u;
-  ${GROUP4}
-  var bv: array<vec4<f32>, CH>;
-  var cv: array<vec4<f32>, CH>;
-  var db: array<vec4<f32>, CH>;
-  var dc: array<vec4<f32>, CH>;
-  var av: array<vec4<f32>, CH>;
-  var dxs: array<f32, CH>;
-  var ybs: array<f32, CH>;
-  ${
-    steps(`
-    let bo = (b * u.L + t0 + k) * 2u * N;
-    bv[k] = ${loadBC(N, "B", "bo")};
-    cv[k] = ${loadBC(N, "C", "bo")};`)
-  }
-  let hb = (b * u.nC + c) * N * u.D;
-  for (var d = 0u; d < u.D; d++) {
-    let al = ${gather4("sv", "P_A() + d * N")} * LOG2E;
-    var h = ${gather4("sv", "HS() + hb + d", " * u.D")};
-    var q = ${gather4("wk", "hb + d", " * u.D")};
-    ${
-    steps(`
-      let i = (b * u.L + t0 + k) * u.D + d;
-      let dt = softplus_(dl[i] + sv[d]);
-      let dx = dt * xs[i];
-      ${ybar}
-      dxs[k] = dx;
-      ybs[k] = yv;
-      let a = exp2(dt * al);
-      av[k] = a;
-      h = a * h + dx * bv[k];
-      dc[k] += yv * h;`)
-  }
-    ${
-    steps(
-      `
-      let g = cv[k] * ybs[k] + q;
-      db[k] += g * dxs[k];
-      q = av[k] * g;`,
-      true,
-    )
-  }
-  }
-  for (var m = 0u; m < 4u; m++) {
-    if (nv[m] < N) {
-      ${
-    steps(`
-        let bo = (b * u.L + t0 + k) * 2u * N + nv[m];
-        dBC[bo] = db[k][m];
-        dBC[bo + N] = dc[k][m];`)
-  }
-    }
-  }
-}`;
-  return { name: `scan_bwd_dbdc_n${N}`, wgsl };
 }
 
 /** Kernel 3: column sums of parts [rows, D·N + 2D] into dA [D, N], dD [D], dbias [D]. */

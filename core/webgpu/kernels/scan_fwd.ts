@@ -1,6 +1,7 @@
 /**
- * WGSL for the selective-scan forward (engine-notes.md 3.2, 3.4), plus the pieces the backward
- * shares: the header, storage declarations, B/C loads and the workgroup scan.
+ * WGSL for the selective-scan forward (engine-notes.md 3.2, 3.4; the sequential family's is in
+ * scan_seq.ts), plus the pieces every scan kernel shares: the header, storage declarations, B/C
+ * loads and the workgroup scan.
  *
  * Layouts, chosen so every kernel binds at most 8 storage buffers (WebGPU's default):
  * - BC [B, L, 2N]: B_t then C_t in each row, as Mamba's x_proj lays them out;
@@ -202,34 +203,6 @@ function emitOutputs(N: number, hasZ: boolean): string {
       ${hasZ ? "let zv = zs[i];\n      y *= zv * sigm(zv);" : ""}
       outp[i] = y;
     }`;
-}
-
-/**
- * Sequential variant: one invocation per (b, d) walks all L steps with its N states in a
- * private array. No barriers, which is what llvmpipe wants; B·D invocations in all.
- * Grid (⌈D/64⌉, B).
- */
-export function fwdSeqKernel(N: number, hasZ: boolean): Kernel {
-  const wgsl = /* wgsl */ `${header(N)}
-${fwdBindings(N, hasZ)}
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let d = wid.x * 64u + lid;
-  let b = wid.y;
-  if (d >= u.D) { return; }
-  let dd = d;
-  ${LOAD_AL}
-  var h: array<vec4<f32>, NQ>;
-  let bi = sv[d];
-  let dsk = sv[P_D() + d];
-  for (var c = 0u; c < u.nC; c++) {
-    ${SAVE_H}
-    let t0 = c * CH;
-    let cnt = min(CH, u.L - t0);
-    ${emitOutputs(N, hasZ)}
-  }
-}`;
-  return { name: `scan_fwd_seq_n${N}_z${+hasZ}`, wgsl };
 }
 
 /**
