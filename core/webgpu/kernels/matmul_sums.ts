@@ -58,8 +58,7 @@ function tiledSums(
   of: SumsOf,
 ): [GpuBuffer, GpuBuffer] {
   const { m, n, k } = args;
-  const len = of === "rows" ? m : n;
-  const out = rt.allocParts([4 * m * n, 4 * pad4(len)]);
+  const { out, stride } = resultParts(rt, args, of);
   const split = tiledSplitK(rt, args);
   const v = chooseTiled(rt.profile.tiledWorkgroups, args, 0, 0, false, split.s > 1, of);
   const kern = kernel(tiledKernelName(v), () => tiledKernelWgsl(v));
@@ -69,7 +68,6 @@ function tiledSums(
     rt.dispatch(kern, { A: a, B: b, C: out.whole }, { ...u, cStride: 0 }, [gx, gy, 1]);
   } else {
     // The slices' partial C and sums laid out as the result, folded in one reduction.
-    const stride = out.offsets[1] + pad4(len);
     const parts = rt.alloc(4 * split.s * stride);
     const su = { ...u, cStride: stride, kSplit: split.kSplit };
     rt.dispatch(kern, { A: a, B: b, C: parts }, su, [gx, gy, split.s]);
@@ -109,8 +107,7 @@ function swSums(
     rt.release(at);
     return out;
   }
-  const len = of === "rows" ? m : n;
-  const out = rt.allocParts([4 * m * n, 4 * pad4(len)]);
+  const { out } = resultParts(rt, args, of);
   const p = planMatmul(rt, args, "none", null, of);
   dispatchPlan(rt, p, args, a, b, { C: out.whole }, { cStride: 0, sOff: out.offsets[1] });
   return [out.parts[0], out.parts[1]];
@@ -136,9 +133,7 @@ function splitKSums(
     return [transposed(rt, ct, n, m), sums];
   }
   const ks = k / s;
-  const len = of === "rows" ? m : n;
-  const out = rt.allocParts([4 * m * n, 4 * pad4(len)]);
-  const stride = out.offsets[1] + pad4(len);
+  const { out, stride } = resultParts(rt, args, of);
   const at = rt.alloc(4 * m * k);
   copyGpu(rt, a, { offset: 0, strides: [ks * m, 1, m] }, at, {
     offset: 0,
@@ -175,3 +170,13 @@ function transposed(rt: Runtime, c: GpuBuffer, rows: number, cols: number): GpuB
 }
 
 const pad4 = (x: number) => 4 * Math.ceil(x / 4);
+
+/**
+ * The result's allocation, [C | padding | sums (padded to vec4s)], and `stride`, the floats of
+ * that layout: split-k slices write theirs at z·stride, so one reduction folds C and sums.
+ */
+function resultParts(rt: Runtime, args: MatmulArgs, of: SumsOf) {
+  const len = of === "rows" ? args.m : args.n;
+  const out = rt.allocParts([4 * args.m * args.n, 4 * pad4(len)]);
+  return { out, stride: out.offsets[1] + pad4(len) };
+}
