@@ -90,7 +90,7 @@ export async function benchAttention(
     };
     const [qg, kg, vg, dOg] = [q, k, v, dO].map(up);
     for (const [family, r] of variants) {
-      const t = attentionTiling(r, dh);
+      const t = attentionTiling(r, dh, T);
       const variant = `${family} (${t.rows} rows × ${t.wg}, ${t.tile}-row tiles)`;
       const step = (bwd: boolean) => {
         const { o, lse } = attentionGpu(r, qg, kg, vg, args);

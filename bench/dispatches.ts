@@ -13,8 +13,7 @@ import { WebGpuBackend } from "../core/webgpu/backend.ts";
 import { otherFamily } from "../core/webgpu/profile.ts";
 import { makeModel, type ModelConfig } from "../nn/mod.ts";
 import { Adam } from "../nn/optim.ts";
-import { SparseParity } from "../tasks/parity.ts";
-import { trainStep } from "./train_step.ts";
+import { quickSetup, trainStep } from "./train_step.ts";
 
 const { values } = parseArgs({
   options: {
@@ -29,16 +28,7 @@ if (!gpu) {
 }
 
 async function count(be: WebGpuBackend, arch: ModelConfig["arch"]) {
-  const cfg = {
-    arch,
-    dModel: 64,
-    nLayer: 2,
-    ...(arch === "mamba" ? {} : { nHead: 4 }),
-    tokenDim: 4,
-    outDim: 1,
-    maxLen: 80,
-  } as ModelConfig;
-  const task = new SparseParity({ nDims: 4, nPoints: 40, k: 2 });
+  const { cfg, task, batch } = quickSetup(arch);
   const model = makeModel(cfg, { seed: 0, backend: be });
   const opt = new Adam(model.namedParameters());
   const rng = new Rng(0);
@@ -54,7 +44,7 @@ async function count(be: WebGpuBackend, arch: ModelConfig["arch"]) {
         dispatch(k, b, u, g);
       };
     }
-    const loss = trainStep(model, opt, task, task.sample(rng, 32), be);
+    const loss = trainStep(model, opt, task, task.sample(rng, batch), be);
     await loss.item();
     loss.dispose();
     n = be.rt.dispatches - d0;

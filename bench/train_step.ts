@@ -48,6 +48,21 @@ const PAPER: { name: string; cfg: Cfg }[] = [
 /** [batch, points per prompt, input width]: exp:parity's quick shape, then the PyTorch one. */
 export const SHAPES = { quick: [32, 40, 4], pytorch: [64, 140, 10] } as const;
 
+/** exp:parity's quick-preset model and task: d64, `nLayer` blocks, batch 32 × 80 tokens. */
+export function quickSetup(arch: ModelConfig["arch"], nLayer = 2) {
+  const [batch, nPoints, dims] = SHAPES.quick;
+  const cfg = {
+    arch,
+    dModel: 64,
+    nLayer,
+    ...(arch === "mamba" ? {} : { nHead: 4 }),
+    tokenDim: dims,
+    outDim: 1,
+    maxLen: 2 * nPoints,
+  } as ModelConfig;
+  return { cfg, task: new SparseParity({ nDims: dims, nPoints, k: 2 }), batch };
+}
+
 export interface StepMeasure {
   ms: number;
   dispatches?: number;

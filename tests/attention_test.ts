@@ -146,7 +146,7 @@ async function checkGpu(r: Runtime, a: AttentionArgs, seed: number) {
   const [qg, kg, vg, dOg] = [q, k, v, dO].map((x) => upload(r, x));
   const fwd = attentionGpu(r, qg, kg, vg, a);
   const grad = attentionGradGpu(r, qg, kg, vg, fwd.o, fwd.lse, dOg, a);
-  const tag = `${JSON.stringify(attentionTiling(r, a.headDim))} ${JSON.stringify(a)}`;
+  const tag = `${JSON.stringify(attentionTiling(r, a.headDim, a.length))} ${JSON.stringify(a)}`;
   // f32 accumulation over ≤ 129 keys of O(1) terms: worst case ~T·2^-24 ≈ 1e-5 absolute
   // (observed ≤ 1e-6). The GPU backward runs from its own o and lse, which differ from the
   // CPU's by that much, so the gradients get the same bound.
@@ -162,8 +162,8 @@ async function checkGpu(r: Runtime, a: AttentionArgs, seed: number) {
 // Each head dim compiles three pipelines per tiling (up to ~10 s for the blocked dh = 32 ones on
 // a cold llvmpipe shader cache), so the head dims are split: blocked (llvmpipe's default) covers
 // dh = 6 (the partial-vec4 path), 8, 16, 32; tiled (real GPUs' default) 6, 8, 24, and 128, whose
-// 16-row tiles exceed WebGPU's default 16 KiB of workgroup memory (8-row tiles there). T = 37
-// and 129 end mid-tile and mid-workgroup for both.
+// 16-row tiles exceed WebGPU's default 16 KiB of workgroup memory (8-row tiles there). T = 37,
+// 79, 129 and 200 end mid-tile and mid-workgroup.
 for (const [label, r] of [["", rt], [", default limits", limited]] as const) {
   Deno.test({
     name: `attention webgpu blocked${label}: forward and gradients match the CPU reference`,
@@ -176,8 +176,21 @@ for (const [label, r] of [["", rt], [", default limits", limited]] as const) {
         args(2, 1, 129, 32),
         args(1, 2, 17, 6),
         args(1, 1, 37, 16, 3), // sharp softmax: the online max rescaling matters
+        args(1, 2, 79, 16), // 10 rows per invocation (exp:parity's T = 80), one idle
+        args(1, 1, 200, 16), // 13 rows, two workgroups per head, the second part idle
       ];
       const b = tiled(r, SOFTWARE_PROFILE.attention)!;
+      // Rows per invocation follow T (attentionTiling): 1, 5, 6, 3, 10 and 13 here.
+      assert.deepEqual(cases.map((a) => attentionTiling(b, a.headDim, a.length).rows), [
+        1,
+        1,
+        5,
+        6,
+        3,
+        5,
+        10,
+        13,
+      ]);
       for (const [i, a] of cases.entries()) await checkGpu(b, a, 10 * i);
     },
   });

@@ -10,32 +10,23 @@ import { Rng } from "../core/rng.ts";
 import { tidy } from "../core/tensor.ts";
 import { WebGpuBackend } from "../core/webgpu/backend.ts";
 import { batchLoss } from "../experiments/lib/icl.ts";
-import { makeModel, type ModelConfig } from "../nn/mod.ts";
+import { makeModel } from "../nn/mod.ts";
 import { Adam, clipGradNorm } from "../nn/optim.ts";
-import { SparseParity } from "../tasks/parity.ts";
 import { other, rt } from "./gpu_runtimes.ts";
 import type { Runtime } from "../core/webgpu/runtime.ts";
+import { quickSetup } from "../bench/train_step.ts";
 
 /** Dispatches of one step (second of two: the first creates the optimizer state). */
 async function countStep(nLayer: number, r: Runtime = rt!) {
   const be = new WebGpuBackend(r);
-  const cfg = {
-    arch: "transformer",
-    dModel: 64,
-    nLayer,
-    nHead: 4,
-    tokenDim: 4,
-    outDim: 1,
-    maxLen: 80,
-  } as ModelConfig;
-  const task = new SparseParity({ nDims: 4, nPoints: 40, k: 2 });
+  const { cfg, task, batch } = quickSetup("transformer", nLayer);
   const model = makeModel(cfg, { seed: 0, backend: be });
   const opt = new Adam(model.namedParameters());
   const params = model.parameters();
   const rng = new Rng(0);
   let counts = { total: 0, optimizer: 0 };
   for (let i = 0; i < 2; i++) {
-    const b = task.sample(rng, 32);
+    const b = task.sample(rng, batch);
     const d0 = r.dispatches;
     let d1 = 0;
     const loss = tidy(() => {

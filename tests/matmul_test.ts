@@ -86,9 +86,14 @@ Deno.test({
   fn: () => {
     for (const [m, n] of [[36, 68], [68, 36]]) {
       const args = makeArgs({ batch: 1, m, n, k: 4096 }, true, false);
-      assert.match(describeMatmul(rt!, args), /^split-k 8/); // slices of 512
+      assert.match(describeMatmul(rt!, args), /^split-k 32/); // slices of 128
       assert.doesNotMatch(describeMatmul(rt!, { ...args, transA: false }), /split/);
     }
+    // the quick Transformer's qkv weight gradient (2,560 tokens): enough slices for 32-wide blocks
+    assert.match(
+      describeMatmul(rt!, makeArgs({ batch: 1, m: 64, n: 192, k: 2560 }, true, false)),
+      /^split-k 16: Aᵀ copy \+ matmul_sw_32x24/,
+    );
     // n = 10 is not a multiple of 4: the slices still split (k was not split here before)
     assert.match(
       describeMatmul(rt!, makeArgs({ batch: 1, m: 64, n: 10, k: 4096 }, true, false)),

@@ -368,14 +368,22 @@ export function attentionWgsl(role: Role, dh: number, t: AttentionTiling): strin
 }
 
 /**
- * The profile's tiling for head dim dh. Rows per invocation shrink above dh = 32 so registers
- * per invocation (and llvmpipe's JIT time, ~15 s for the three dh = 32 kernels) stay bounded;
- * tiles shrink until the staged rows fit the device's workgroup memory (16 KiB by default:
- * 16-row tiles hold dh ≤ 120).
+ * The profile's tiling for head dim dh and sequence length T. With several rows per invocation
+ * (llvmpipe), rows × dh stays at the profile's rows × 32 (at most 16 rows) so registers per
+ * invocation and llvmpipe's JIT time (~15 s for the three dh = 32 kernels) stay bounded; within
+ * that, more rows reuse each staged key more often, and the rows are balanced so a head's
+ * workgroups cover T with the fewest idle ones (fwd + bwd at dh 16, T 80: 10 rows 29 ms, 8 rows
+ * 34–42, 16 rows 32; T 280: 12 rows 296–322 ms, 8 rows 375, 16 rows 341; interleaved). Tiles
+ * shrink until the staged rows fit the device's workgroup memory (16 KiB by default: 16-row
+ * tiles hold dh ≤ 120).
  */
-export function attentionTiling(rt: Runtime, dh: number): AttentionTiling {
+export function attentionTiling(rt: Runtime, dh: number, T?: number): AttentionTiling {
   let t = rt.profile.attention;
-  if (t.rows > 1 && dh > 32) t = { ...t, rows: Math.max(1, Math.floor((t.rows * 32) / dh)) };
+  if (t.rows > 1) {
+    const most = Math.max(1, Math.min(16, Math.floor((t.rows * 32) / dh)));
+    const blocks = T === undefined ? 0 : Math.ceil(T / (t.wg * most));
+    t = { ...t, rows: blocks === 0 ? most : Math.ceil(T! / (t.wg * blocks)) };
+  }
   const bytes = (tile: number) => 2 * tile * Math.ceil(dh / 4) * 16 + 2 * tile * 4;
   while (t.tile > 1 && bytes(t.tile) > rt.ctx.limits.maxComputeWorkgroupStorageSize) {
     t = { ...t, tile: t.tile / 2 };
@@ -407,7 +415,7 @@ export function attentionGpu(
   layout: AttentionLayout = "heads",
 ): { o: GpuBuffer; lse: GpuBuffer } {
   const { batch, heads, length: T, headDim: dh } = args;
-  const t = attentionTiling(rt, dh);
+  const t = attentionTiling(rt, dh, T);
   const o = rt.alloc(batch * heads * T * dh * 4);
   const lse = rt.alloc(batch * heads * T * 4);
   const uni = kernelUniforms(FWD_NAMES, strides(layout, args), args);
@@ -431,7 +439,7 @@ export function attentionGradGpu(
   layout: AttentionLayout = "heads",
 ): { dq: GpuBuffer; dk: GpuBuffer; dv: GpuBuffer } {
   const { batch, heads, length: T, headDim: dh } = args;
-  const t = attentionTiling(rt, dh);
+  const t = attentionTiling(rt, dh, T);
   const n = batch * heads * T * dh;
   const rows = batch * heads * T;
   const st = strides(layout, args);

@@ -319,8 +319,13 @@ export function splitK(rt: Runtime, args: MatmulArgs): number {
   const blocks = Math.ceil(m / 32) * Math.ceil(n / 32);
   let s = 1;
   // Aim for the profile's count of 32x32 blocks (llvmpipe: 128, four 32-invocation workgroups
-  // per thread), slices of at least 512 steps of k, and k / S a multiple of 4 (vec4-aligned).
-  while (blocks * s < rt.profile.splitKBlocks && k / (2 * s) >= 512 && k % (8 * s) === 0) s *= 2;
+  // per thread), slices of at least 128 steps of k, and k / S a multiple of 4 (vec4-aligned).
+  // (At 2,560 tokens a 512-step minimum left the 64 × 192 qkv gradient 48 blocks, too few for
+  // 32x32 registers: 16x16 ran at 9 GFLOP/s, 16 slices of 160 at 32x24 at 2.3× that.)
+  const minSlice = 128;
+  while (blocks * s < rt.profile.splitKBlocks && k / (2 * s) >= minSlice && k % (8 * s) === 0) {
+    s *= 2;
+  }
   return s;
 }
 
