@@ -94,6 +94,11 @@ Deno.test({
       describeMatmul(rt!, makeArgs({ batch: 1, m: 64, n: 192, k: 2560 }, true, false)),
       /^split-k 16: Aᵀ copy \+ matmul_sw_32x24/,
     );
+    // many output blocks but 2^19 tokens: slices of 2^16 at most (llvmpipe's loop limit)
+    assert.match(
+      describeMatmul(rt!, makeArgs({ batch: 1, m: 512, n: 512, k: 2 ** 19 }, true, false)),
+      /^split-k 8:/,
+    );
     // n = 10 is not a multiple of 4: the slices still split (k was not split here before)
     assert.match(
       describeMatmul(rt!, makeArgs({ batch: 1, m: 64, n: 10, k: 4096 }, true, false)),

@@ -322,10 +322,11 @@ export function splitK(rt: Runtime, args: MatmulArgs): number {
   // per thread), slices of at least 128 steps of k, and k / S a multiple of 4 (vec4-aligned).
   // (At 2,560 tokens a 512-step minimum left the 64 × 192 qkv gradient 48 blocks, too few for
   // 32x32 registers: 16x16 ran at 9 GFLOP/s, 16 slices of 160 at 32x24 at 2.3× that.)
-  const minSlice = 128;
-  while (blocks * s < rt.profile.splitKBlocks && k / (2 * s) >= minSlice && k % (8 * s) === 0) {
-    s *= 2;
-  }
+  // Slices also stay at most 2^16 long: llvmpipe ends a shader loop after 65,535 iterations
+  // (see reduce.ts), and the kernel's k loop steps by 4.
+  const minSlice = 128, maxSlice = 1 << 16;
+  const more = () => blocks * s < rt.profile.splitKBlocks && k / (2 * s) >= minSlice;
+  while ((more() || k / s > maxSlice) && k % (8 * s) === 0) s *= 2;
   return s;
 }
 

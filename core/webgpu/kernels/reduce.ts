@@ -49,13 +49,22 @@ ${FLAT_MAIN}
 }
 
 /**
+ * Longest chunk one invocation folds. Mesa's llvmpipe ends every shader loop after 65,535
+ * iterations without an error (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS): a one-pass sum of
+ * 262,145 ones gave 65,535, and the mean of a cross-entropy over 8 × 767 × 100 logits was
+ * silently too small. Longer r is split into more parts instead.
+ */
+const MAX_CHUNK = 1 << 14;
+
+/**
  * How many parts to split r into: enough invocations to fill the device (fewer on llvmpipe,
  * whose two cores are saturated by a few workgroups), but chunks no shorter than the profile's
- * minimum.
+ * minimum, and none longer than MAX_CHUNK.
  */
 function partsFor(rt: Runtime, cells: number, r: number): number {
   const want = Math.ceil(rt.profile.reduceTarget / cells);
-  return Math.max(1, Math.min(want, Math.floor(r / rt.profile.reduceMinChunk)));
+  const fill = Math.max(1, Math.min(want, Math.floor(r / rt.profile.reduceMinChunk)));
+  return Math.max(fill, Math.ceil(r / MAX_CHUNK));
 }
 
 /**
@@ -87,7 +96,7 @@ export function reduceGpu(
   const lanes = rowVec ? r / 4 : r;
   const inner4 = vec4 && !rowVec ? inner / 4 : inner;
   const onePass = outer * r * inner <= rt.profile.reduceOnePass;
-  const parts = onePass ? 1 : partsFor(rt, outer * inner4, lanes);
+  const parts = onePass ? Math.ceil(lanes / MAX_CHUNK) : partsFor(rt, outer * inner4, lanes);
   const chunk = Math.ceil(lanes / parts);
   const nParts = Math.ceil(lanes / chunk);
   const cells = outer * nParts * inner4;
