@@ -46,7 +46,7 @@ const recipe = {
   steps,
   batch: preset.batch,
   length: preset.block,
-  lr: preset.lr,
+  lr: run.lr,
   clip: 1,
   checkpointEvery: run.checkpointEvery,
   data: {
@@ -183,6 +183,7 @@ await writeAtomic(
       preset: run.presetName,
       steps,
       seeds: run.seeds,
+      lr: Object.fromEntries(run.models.map((m) => [m, run.lr(m)])),
       ks: preset.ks,
       departures: preset.departures,
       wallSeconds: (performance.now() - t0) / 1000,

@@ -52,7 +52,7 @@ const recipe: TokenRecipe = {
   steps: 12,
   batch: B,
   length: T,
-  lr: 1e-2,
+  lr: () => 1e-2,
   clip: 1,
   checkpointEvery: 4,
   data: { test: "tiny" },

@@ -4,6 +4,7 @@
  * and learning rate there are iclab's guess and say so. "quick" finishes on a 2-core CPU.
  */
 import { GINC_PAPER_EVAL } from "../../tasks/ginc.ts";
+import type { TokenArch } from "./token_train.ts";
 
 export interface GincPreset {
   trainDocs: number;
@@ -14,7 +15,10 @@ export interface GincPreset {
   block: number;
   batch: number;
   steps: number;
+  /** Peak Adam lr of the models `lrFor` leaves out. */
   lr: number;
+  /** Per-model peak lr, from a measured sweep (README). */
+  lrFor?: Partial<Record<TokenArch, number>>;
   /** Steps between a cell's checkpoints (`--checkpoint-every` overrides). */
   checkpointEvery: number;
   width: number;

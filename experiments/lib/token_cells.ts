@@ -40,7 +40,8 @@ export interface TokenRecipe {
   batch: number;
   /** Tokens per training sequence (the FLOPs estimate). */
   length: number;
-  lr: number;
+  /** Peak Adam lr of an architecture (tuned per model: one lr left the LSTM barely trained). */
+  lr: (arch: TokenArch) => number;
   clip: number;
   checkpointEvery: number;
   /** What makes the data and the evaluation (preset fields): part of every cell's hash. */
@@ -102,7 +103,7 @@ export function tokenCells(
         model: size,
         steps: r.steps,
         batch: r.batch,
-        lr: r.lr,
+        lr: r.lr(arch),
         schedule: "cosine",
         warmup: Math.ceil(r.steps / 20),
         clip: r.clip,
@@ -145,7 +146,7 @@ export function runTokenCell<M>(
       const res = await trainTokens(model, (rng, step) => data.draw(rng, step), backend, {
         steps: r.steps,
         schedule: cosineSchedule({
-          lr: r.lr,
+          lr: cell.config.lr as number,
           totalSteps: r.steps,
           warmupSteps: cell.config.warmup as number,
         }),

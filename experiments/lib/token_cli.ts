@@ -3,7 +3,7 @@
  * run folder and the sweep flags of every cell experiment (sweep_flags.ts), all checked before
  * anything is created (a bad flag exits 2), and the preset's departures printed.
  */
-import { fail, intFlag, intListFlag, parseCli } from "./cli.ts";
+import { fail, intFlag, intListFlag, numFlag, parseCli } from "./cli.ts";
 import { timestamp } from "./files.ts";
 import { parseSweep, SWEEP_FLAGS, type SweepOptions } from "./sweep_flags.ts";
 import { TOKEN_ARCHS, type TokenArch } from "./token_train.ts";
@@ -19,10 +19,18 @@ export interface TokenRun<P> {
   resume: boolean;
   checkpointEvery: number;
   sweep: SweepOptions;
+  /** Peak lr of an architecture: `--lr`, else the preset's `lrFor`, else its `lr`. */
+  lr: (arch: TokenArch) => number;
 }
 
 export function tokenExperimentCli<
-  P extends { steps: number; checkpointEvery: number; departures: string[] },
+  P extends {
+    steps: number;
+    checkpointEvery: number;
+    departures: string[];
+    lr: number;
+    lrFor?: Partial<Record<TokenArch, number>>;
+  },
 >(
   name: string,
   title: string,
@@ -37,6 +45,7 @@ export function tokenExperimentCli<
       help: `comma-separated, of ${TOKEN_ARCHS.join(", ")}`,
     },
     steps: { type: "string", help: "training steps per model (default: the preset's)" },
+    lr: { type: "string", help: "peak Adam lr of every model (default: the preset's per model)" },
     seed: { type: "string", help: "seed of the data and the models (default 1; not with --seeds)" },
     seeds: {
       type: "string",
@@ -64,6 +73,8 @@ export function tokenExperimentCli<
   for (const m of models) if (!TOKEN_ARCHS.includes(m)) fail(name, `unknown model "${m}"`);
   if (new Set(models).size !== models.length) fail(name, `--models repeats a model`);
   if (!["auto", "webgpu", "cpu"].includes(f.backend)) fail(name, `--backend: auto, webgpu or cpu`);
+  const lrFlag = f.lr === undefined ? undefined : numFlag(name, "lr", f.lr);
+  const lr = (a: TokenArch) => lrFlag ?? preset.lrFor?.[a] ?? preset.lr;
   const sweep = parseSweep(name, f);
   const checkpointEvery = sweep.checkpointEvery ?? Math.min(preset.checkpointEvery, steps);
   const out = f.out ?? `runs/${short}-${timestamp()}`;
@@ -72,6 +83,7 @@ export function tokenExperimentCli<
       `${name}: preset ${f.preset}, ${steps} steps per model, seeds ${seeds.join(",")}, ` +
         `checkpoints every ${checkpointEvery || "—"} steps`,
     );
+    console.log(`  lr: ${models.map((m) => `${m} ${lr(m)}`).join(", ")}`);
     for (const d of preset.departures) console.log(`  departure: ${d}`);
   }
   return {
@@ -85,5 +97,6 @@ export function tokenExperimentCli<
     resume: f.resume,
     checkpointEvery,
     sweep,
+    lr,
   };
 }
