@@ -126,7 +126,7 @@ await writeAtomic(
     {
       experiment: "regbench",
       preset: run.presetName,
-      steps,
+      steps: Object.fromEntries(run.models.map((m) => [m, steps(m)])),
       seeds: run.seeds,
       lr: Object.fromEntries(run.models.map((m) => [m, run.lr(m)])),
       departures: preset.departures,

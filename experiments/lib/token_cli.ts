@@ -11,7 +11,8 @@ import { TOKEN_ARCHS, type TokenArch } from "./token_train.ts";
 export interface TokenRun<P> {
   presetName: "quick" | "paper";
   preset: P;
-  steps: number;
+  /** Training steps of an architecture: `--steps`, else the preset's `stepsFor`, else `steps`. */
+  steps: (arch: TokenArch) => number;
   seeds: number[];
   models: TokenArch[];
   backend: "auto" | "webgpu" | "cpu";
@@ -26,6 +27,7 @@ export interface TokenRun<P> {
 export function tokenExperimentCli<
   P extends {
     steps: number;
+    stepsFor?: Partial<Record<TokenArch, number>>;
     checkpointEvery: number;
     departures: string[];
     lr: number;
@@ -64,7 +66,7 @@ export function tokenExperimentCli<
   });
   if (f.preset !== "quick" && f.preset !== "paper") fail(name, `--preset must be quick or paper`);
   const preset = presets[f.preset];
-  const steps = f.steps ? intFlag(name, "steps", f.steps) : preset.steps;
+  const stepsFlag = f.steps ? intFlag(name, "steps", f.steps) : undefined;
   if (f.seed !== undefined && f.seeds !== undefined) fail(name, "--seed and --seeds: use one");
   const seeds = f.seeds !== undefined
     ? intListFlag(name, "seeds", f.seeds)
@@ -74,16 +76,20 @@ export function tokenExperimentCli<
   if (new Set(models).size !== models.length) fail(name, `--models repeats a model`);
   if (!["auto", "webgpu", "cpu"].includes(f.backend)) fail(name, `--backend: auto, webgpu or cpu`);
   const lrFlag = f.lr === undefined ? undefined : numFlag(name, "lr", f.lr);
+  const steps = (a: TokenArch) => stepsFlag ?? preset.stepsFor?.[a] ?? preset.steps;
   const lr = (a: TokenArch) => lrFlag ?? preset.lrFor?.[a] ?? preset.lr;
   const sweep = parseSweep(name, f);
-  const checkpointEvery = sweep.checkpointEvery ?? Math.min(preset.checkpointEvery, steps);
+  const checkpointEvery = sweep.checkpointEvery ??
+    Math.min(preset.checkpointEvery, ...models.map(steps));
   const out = f.out ?? `runs/${short}-${timestamp()}`;
   if (!sweep.listCells && !sweep.emit) {
     console.log(
-      `${name}: preset ${f.preset}, ${steps} steps per model, seeds ${seeds.join(",")}, ` +
+      `${name}: preset ${f.preset}, seeds ${seeds.join(",")}, ` +
         `checkpoints every ${checkpointEvery || "—"} steps`,
     );
-    console.log(`  lr: ${models.map((m) => `${m} ${lr(m)}`).join(", ")}`);
+    console.log(
+      `  steps and peak lr: ${models.map((m) => `${m} ${steps(m)} @ ${lr(m)}`).join(", ")}`,
+    );
     for (const d of preset.departures) console.log(`  departure: ${d}`);
   }
   return {
