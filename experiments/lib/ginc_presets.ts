@@ -46,6 +46,7 @@ const QUICK_LR: Partial<Record<TokenArch, number>> = {
 };
 /** The LSTM's 768 sequential steps a block make its step ~10× the others' on llvmpipe. */
 const QUICK_LSTM_STEPS = 120;
+const QUICK_STEPS = 720;
 
 export const GINC_PRESETS: Record<"quick" | "paper", GincPreset> = {
   quick: {
@@ -58,7 +59,7 @@ export const GINC_PRESETS: Record<"quick" | "paper", GincPreset> = {
     // batch × 767 scored positions × vocabulary 100 must stay under 262,144 (README).
     block: 768,
     batch: 3,
-    steps: 360,
+    steps: QUICK_STEPS,
     stepsFor: { lstm: QUICK_LSTM_STEPS },
     lr: 1e-2,
     lrFor: QUICK_LR,
@@ -73,7 +74,8 @@ export const GINC_PRESETS: Record<"quick" | "paper", GincPreset> = {
       "pre-training set 100 × 10,240 tokens (paper ≈10M: 1,000 × 10,240)",
       "validation 10 × 1,024 tokens (authors: 100 × 1,024)",
       "models of width 32 and 2 layers (paper 768 and 12; LSTM 768 × 6)",
-      `batch 3 × 768-token blocks (Xie et al.: 1,024), 360 steps (the LSTM ${QUICK_LSTM_STEPS}: ` +
+      `batch 3 × 768-token blocks (Xie et al.: 1,024), ${QUICK_STEPS} steps (the LSTM ` +
+      `${QUICK_LSTM_STEPS}: ` +
       "its sequential steps are ~10× slower here), Adam cosine, peak lr per model from a " +
       "40-step sweep: " + Object.entries(QUICK_LR).map(([m, v]) => `${m} ${v}`).join(", "),
       "100 prompts per k (paper 2,500)",
