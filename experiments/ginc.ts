@@ -46,7 +46,7 @@ const recipe = {
   steps,
   batch: preset.batch,
   length: preset.block,
-  lr: preset.lr,
+  lr: run.lr,
   clip: 1,
   checkpointEvery: run.checkpointEvery,
   data: {
@@ -95,8 +95,10 @@ async function prepare(seed: number, dataDir: string): Promise<TokenData<GincMet
     }
     return out;
   };
-  // Perplexity on the training set is measured on as many blocks as the validation set has.
-  const trainEval = toBatches(trainBlocks.slice(0, validBlocks.length));
+  // Perplexity on the training set is measured on as many blocks as the validation set has,
+  // spread over the stream: its first blocks are all one document, i.e. one concept.
+  const stride = Math.max(1, Math.floor(trainBlocks.length / validBlocks.length));
+  const trainEval = toBatches(validBlocks.map((_, i) => trainBlocks[i * stride]));
   const validEval = toBatches(validBlocks);
   const promptsByK = preset.ks.map((k) =>
     gincEvalPrompts(root.fork("prompts"), family, k, preset.promptsPerK, preset.exampleLength)
@@ -181,8 +183,9 @@ await writeAtomic(
     {
       experiment: "ginc",
       preset: run.presetName,
-      steps,
+      steps: Object.fromEntries(run.models.map((m) => [m, steps(m)])),
       seeds: run.seeds,
+      lr: Object.fromEntries(run.models.map((m) => [m, run.lr(m)])),
       ks: preset.ks,
       departures: preset.departures,
       wallSeconds: (performance.now() - t0) / 1000,

@@ -14,7 +14,7 @@ for (
     const ok = await run(script, [...args, `--out=${dir}/run`]);
     assert.equal(ok.code, 0, ok.stderr);
     const summary = JSON.parse(await Deno.readTextFile(`${dir}/run/summary.json`));
-    assert.equal(summary.steps, 2);
+    assert.deepEqual(summary.steps, { [model]: 2 });
     assert.deepEqual(summary.rows.map((r: { model: string }) => r.model), [model]);
     const bad = await run(script, [...args, "--preset=huge", `--out=${dir}/bad`]);
     assert.equal(bad.code, 2);

@@ -49,10 +49,10 @@ function data(stopAt?: number): TokenData<Metrics> {
 const recipe: TokenRecipe = {
   dir: "tiny",
   size: (arch: TokenArch) => ({ vocab: 12, width: 8, layers: arch === "lstm" ? 2 : 1, maxLen: T }),
-  steps: 12,
+  steps: () => 12,
   batch: B,
   length: T,
-  lr: 1e-2,
+  lr: () => 1e-2,
   clip: 1,
   checkpointEvery: 4,
   data: { test: "tiny" },

@@ -5,13 +5,18 @@
  * configurations as Akyürek et al.", which this repository does not have). "quick" finishes on a
  * 2-core CPU.
  */
+import type { TokenArch } from "./token_train.ts";
+
 export interface RegBenchPreset {
   nTrain: number;
   nTest: number;
   maxSeqLen: number;
   batch: number;
   steps: number;
+  /** Peak Adam lr of the models `lrFor` leaves out. */
   lr: number;
+  /** Per-model peak lr, from a measured sweep (README). */
+  lrFor?: Partial<Record<TokenArch, number>>;
   /** Steps between a cell's checkpoints (`--checkpoint-every` overrides). */
   checkpointEvery: number;
   width: number;

@@ -36,11 +36,13 @@ export interface TokenRecipe {
   dir: string;
   /** The model size of an architecture (GINC's LSTM is deeper than the rest). */
   size: (arch: TokenArch) => TokenModelSize;
-  steps: number;
+  /** Training steps of an architecture (GINC's LSTM gets fewer: its steps are sequential). */
+  steps: (arch: TokenArch) => number;
   batch: number;
   /** Tokens per training sequence (the FLOPs estimate). */
   length: number;
-  lr: number;
+  /** Peak Adam lr of an architecture (tuned per model: one lr left the LSTM barely trained). */
+  lr: (arch: TokenArch) => number;
   clip: number;
   checkpointEvery: number;
   /** What makes the data and the evaluation (preset fields): part of every cell's hash. */
@@ -94,17 +96,17 @@ export function tokenCells(
   const cells: TokenCell[] = [];
   for (const seed of seeds) {
     for (const arch of archs) {
-      const size = r.size(arch);
+      const size = r.size(arch), steps = r.steps(arch);
       const config = {
         experiment,
         arch,
         seed,
         model: size,
-        steps: r.steps,
+        steps,
         batch: r.batch,
-        lr: r.lr,
+        lr: r.lr(arch),
         schedule: "cosine",
-        warmup: Math.ceil(r.steps / 20),
+        warmup: Math.ceil(steps / 20),
         clip: r.clip,
         checkpointEvery: r.checkpointEvery,
         data: r.data,
@@ -117,7 +119,7 @@ export function tokenCells(
         folder: `${name}-${hash}`,
         hash,
         config,
-        flops: 6 * paramEstimate(arch, size) * r.batch * r.length * r.steps,
+        flops: 6 * paramEstimate(arch, size) * r.batch * r.length * steps,
         arch,
         seed,
         size,
@@ -140,18 +142,19 @@ export function runTokenCell<M>(
   return runCell(dir, cell, TOKEN_CELL_FILES, async (runDir, resume) => {
     const { arch, seed, size } = cell;
     const model = makeTokenModel(arch, size, seed, backend);
+    const total = cell.config.steps as number;
     let steps = 0, seconds = 0, error: string | undefined;
     try {
       const res = await trainTokens(model, (rng, step) => data.draw(rng, step), backend, {
-        steps: r.steps,
+        steps: total,
         schedule: cosineSchedule({
-          lr: r.lr,
-          totalSteps: r.steps,
+          lr: cell.config.lr as number,
+          totalSteps: total,
           warmupSteps: cell.config.warmup as number,
         }),
         clip: r.clip,
         seed,
-        logEvery: Math.max(1, Math.floor(r.steps / 10)),
+        logEvery: Math.max(1, Math.floor(total / 10)),
         runDir,
         checkpointEvery: r.checkpointEvery,
         resume,

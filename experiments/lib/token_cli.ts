@@ -3,7 +3,7 @@
  * run folder and the sweep flags of every cell experiment (sweep_flags.ts), all checked before
  * anything is created (a bad flag exits 2), and the preset's departures printed.
  */
-import { fail, intFlag, intListFlag, parseCli } from "./cli.ts";
+import { fail, intFlag, intListFlag, numFlag, parseCli } from "./cli.ts";
 import { timestamp } from "./files.ts";
 import { parseSweep, SWEEP_FLAGS, type SweepOptions } from "./sweep_flags.ts";
 import { TOKEN_ARCHS, type TokenArch } from "./token_train.ts";
@@ -11,7 +11,8 @@ import { TOKEN_ARCHS, type TokenArch } from "./token_train.ts";
 export interface TokenRun<P> {
   presetName: "quick" | "paper";
   preset: P;
-  steps: number;
+  /** Training steps of an architecture: `--steps`, else the preset's `stepsFor`, else `steps`. */
+  steps: (arch: TokenArch) => number;
   seeds: number[];
   models: TokenArch[];
   backend: "auto" | "webgpu" | "cpu";
@@ -19,10 +20,19 @@ export interface TokenRun<P> {
   resume: boolean;
   checkpointEvery: number;
   sweep: SweepOptions;
+  /** Peak lr of an architecture: `--lr`, else the preset's `lrFor`, else its `lr`. */
+  lr: (arch: TokenArch) => number;
 }
 
 export function tokenExperimentCli<
-  P extends { steps: number; checkpointEvery: number; departures: string[] },
+  P extends {
+    steps: number;
+    stepsFor?: Partial<Record<TokenArch, number>>;
+    checkpointEvery: number;
+    departures: string[];
+    lr: number;
+    lrFor?: Partial<Record<TokenArch, number>>;
+  },
 >(
   name: string,
   title: string,
@@ -37,6 +47,7 @@ export function tokenExperimentCli<
       help: `comma-separated, of ${TOKEN_ARCHS.join(", ")}`,
     },
     steps: { type: "string", help: "training steps per model (default: the preset's)" },
+    lr: { type: "string", help: "peak Adam lr of every model (default: the preset's per model)" },
     seed: { type: "string", help: "seed of the data and the models (default 1; not with --seeds)" },
     seeds: {
       type: "string",
@@ -55,7 +66,7 @@ export function tokenExperimentCli<
   });
   if (f.preset !== "quick" && f.preset !== "paper") fail(name, `--preset must be quick or paper`);
   const preset = presets[f.preset];
-  const steps = f.steps ? intFlag(name, "steps", f.steps) : preset.steps;
+  const stepsFlag = f.steps ? intFlag(name, "steps", f.steps) : undefined;
   if (f.seed !== undefined && f.seeds !== undefined) fail(name, "--seed and --seeds: use one");
   const seeds = f.seeds !== undefined
     ? intListFlag(name, "seeds", f.seeds)
@@ -64,13 +75,20 @@ export function tokenExperimentCli<
   for (const m of models) if (!TOKEN_ARCHS.includes(m)) fail(name, `unknown model "${m}"`);
   if (new Set(models).size !== models.length) fail(name, `--models repeats a model`);
   if (!["auto", "webgpu", "cpu"].includes(f.backend)) fail(name, `--backend: auto, webgpu or cpu`);
+  const lrFlag = f.lr === undefined ? undefined : numFlag(name, "lr", f.lr);
+  const steps = (a: TokenArch) => stepsFlag ?? preset.stepsFor?.[a] ?? preset.steps;
+  const lr = (a: TokenArch) => lrFlag ?? preset.lrFor?.[a] ?? preset.lr;
   const sweep = parseSweep(name, f);
-  const checkpointEvery = sweep.checkpointEvery ?? Math.min(preset.checkpointEvery, steps);
+  const checkpointEvery = sweep.checkpointEvery ??
+    Math.min(preset.checkpointEvery, ...models.map(steps));
   const out = f.out ?? `runs/${short}-${timestamp()}`;
   if (!sweep.listCells && !sweep.emit) {
     console.log(
-      `${name}: preset ${f.preset}, ${steps} steps per model, seeds ${seeds.join(",")}, ` +
+      `${name}: preset ${f.preset}, seeds ${seeds.join(",")}, ` +
         `checkpoints every ${checkpointEvery || "—"} steps`,
+    );
+    console.log(
+      `  steps and peak lr: ${models.map((m) => `${m} ${steps(m)} @ ${lr(m)}`).join(", ")}`,
     );
     for (const d of preset.departures) console.log(`  departure: ${d}`);
   }
@@ -85,5 +103,6 @@ export function tokenExperimentCli<
     resume: f.resume,
     checkpointEvery,
     sweep,
+    lr,
   };
 }
