@@ -12,7 +12,7 @@ import { WebGpuBackend } from "../core/webgpu/backend.ts";
 import { batchLoss } from "../experiments/lib/icl.ts";
 import { makeModel } from "../nn/mod.ts";
 import { Adam, clipGradNorm } from "../nn/optim.ts";
-import { other, rt } from "./gpu_runtimes.ts";
+import { other, otherBrief, rt } from "./gpu_runtimes.ts";
 import type { Runtime } from "../core/webgpu/runtime.ts";
 import { quickSetup } from "../bench/train_step.ts";
 
@@ -62,7 +62,10 @@ Deno.test({
     assert.ok(four.params > two.params);
     assert.ok(four.optimizer <= 3, `optimizer, 4 blocks: ${four.optimizer}`);
     // What a real GPU runs (issue 13's target: at most 100): the GPU family, which reads
-    // transposed operands in place and splits k without copies.
+    // transposed operands in place and splits k without copies. Counts do not depend on the
+    // API, and Mesa's OpenGL llvmpipe took 21 min to compile this step's GPU-family kernels on
+    // a cold shader cache (see gpu_runtimes.ts), so that run leaves it to the Vulkan one.
+    if (otherBrief) return;
     const gpu = rt!.profile.family === "gpu" ? rt! : other!;
     const g = await countStep(2, gpu);
     assert.ok(g.total <= 95, `quick Transformer step, GPU family: ${g.total} dispatches`);
