@@ -172,7 +172,7 @@ function binary2dKernel(op: BinaryOp, modes: string, seq: boolean, flat: boolean
     let vb = ${load("b", modes[1])};
     y[t] = ${map4b("f", "va", "vb")};`;
   // One row (same-shape and scalar operands after coalescing): no row/column bookkeeping at
-  // all, which is a third of a 164k-float add's time on llvmpipe.
+  // all (an add of 164k floats on llvmpipe: 2.07 → 1.79 ms, interleaved, under load).
   const main = flat ? loopMain(body) : seq
     ? `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
