@@ -59,12 +59,11 @@ const MAX_CHUNK = 1 << 14;
 /**
  * How many parts to split r into: enough invocations to fill the device (fewer on llvmpipe,
  * whose two cores are saturated by a few workgroups), but chunks no shorter than the profile's
- * minimum, and none longer than MAX_CHUNK.
+ * minimum.
  */
 function partsFor(rt: Runtime, cells: number, r: number): number {
   const want = Math.ceil(rt.profile.reduceTarget / cells);
-  const fill = Math.max(1, Math.min(want, Math.floor(r / rt.profile.reduceMinChunk)));
-  return Math.max(fill, Math.ceil(r / MAX_CHUNK));
+  return Math.max(1, Math.min(want, Math.floor(r / rt.profile.reduceMinChunk)));
 }
 
 /**
@@ -96,7 +95,8 @@ export function reduceGpu(
   const lanes = rowVec ? r / 4 : r;
   const inner4 = vec4 && !rowVec ? inner / 4 : inner;
   const onePass = outer * r * inner <= rt.profile.reduceOnePass;
-  const parts = onePass ? Math.ceil(lanes / MAX_CHUNK) : partsFor(rt, outer * inner4, lanes);
+  const fill = onePass ? 1 : partsFor(rt, outer * inner4, lanes);
+  const parts = Math.max(fill, Math.ceil(lanes / MAX_CHUNK));
   const chunk = Math.ceil(lanes / parts);
   const nParts = Math.ceil(lanes / chunk);
   const cells = outer * nParts * inner4;
